@@ -1,0 +1,113 @@
+"""Environment set-up for notebooks: seeds, op determinism, quiet logs, plot style, devices.
+
+Every notebook starts with::
+
+    import mmlib
+    mmlib.setup_notebook(seed=0)
+
+which prints one line such as
+``mmlib 0.1.0 | TensorFlow 2.21.0 | Keras 3.15.1 | CPU only (2 cores) | seed 0, deterministic ops``.
+"""
+
+from __future__ import annotations
+
+import os
+import random
+from dataclasses import dataclass
+from pathlib import Path
+
+import mmlib
+from mmlib._validate import check_int
+
+REPO_ROOT = Path(__file__).resolve().parent.parent
+"""The course checkout that this (editable) install of ``mmlib`` lives in."""
+
+
+def datasets_dir() -> Path:
+    """Folder with the shipped dataset files: ``$MMLIB_DATASETS`` if set, else ``<repo>/datasets``."""
+    return Path(os.environ.get("MMLIB_DATASETS", REPO_ROOT / "datasets"))
+
+
+@dataclass(frozen=True)
+class DeviceInfo:
+    """What :func:`setup_notebook` found: versions, devices and the precision policy in use."""
+
+    tensorflow: str
+    keras: str
+    gpus: tuple[str, ...]
+    cpu_count: int
+    mixed_precision: bool
+    seed: int
+    deterministic: bool
+
+    def summary(self) -> str:
+        if self.gpus:
+            dev = f"{len(self.gpus)} GPU ({', '.join(self.gpus)})"
+            dev += ", mixed precision on" if self.mixed_precision else ", float32"
+        else:
+            dev = f"CPU only ({self.cpu_count} cores)"
+        det = "deterministic ops" if self.deterministic else "non-deterministic ops"
+        return (f"mmlib {mmlib.__version__} | TensorFlow {self.tensorflow} | Keras {self.keras} | "
+                f"{dev} | seed {self.seed}, {det}")
+
+
+def set_seed(seed: int) -> None:
+    """Seed Python's ``random``, NumPy and TensorFlow (via ``keras.utils.set_random_seed``)."""
+    check_int("seed", seed, minimum=0)
+    import keras
+    import numpy as np
+
+    random.seed(seed)
+    np.random.seed(seed)
+    keras.utils.set_random_seed(seed)
+
+
+def set_plot_style() -> None:
+    """One plot style for the whole course (seaborn 'whitegrid', readable sizes, no huge figures)."""
+    import matplotlib as mpl
+    import seaborn as sns
+
+    sns.set_theme(context="notebook", style="whitegrid", palette="colorblind")
+    mpl.rcParams.update({"figure.figsize": (7.0, 4.0), "figure.dpi": 90, "savefig.dpi": 110,
+                         "axes.titlesize": "medium", "image.cmap": "viridis"})
+
+
+def setup_notebook(seed: int = 42, *, deterministic: bool = True, mixed_precision: bool = False,
+                   quiet: bool = False) -> DeviceInfo:
+    """Seeds, op determinism, GPU memory growth, plot style; prints a one-line device summary.
+
+    Args:
+        seed: seed for Python, NumPy and TensorFlow/Keras (non-negative int).
+        deterministic: call ``tf.config.experimental.enable_op_determinism()`` so that re-running
+            a notebook gives the same numbers (slower on GPU, free on CPU).
+        mixed_precision: on a GPU, use the ``mixed_float16`` Keras policy. Ignored on a CPU, where it
+            would only slow things down; the summary line says which policy is in use.
+        quiet: do not print the summary line.
+
+    Returns:
+        A :class:`DeviceInfo` with versions, devices and settings.
+    """
+    check_int("seed", seed, minimum=0)
+    import keras
+    import tensorflow as tf
+
+    gpus = tf.config.list_physical_devices("GPU")
+    for gpu in gpus:
+        try:
+            tf.config.experimental.set_memory_growth(gpu, True)
+        except RuntimeError:  # devices already initialised by an earlier call
+            pass
+    set_seed(seed)
+    if deterministic:
+        tf.config.experimental.enable_op_determinism()
+    use_mp = bool(mixed_precision and gpus)
+    keras.mixed_precision.set_global_policy("mixed_float16" if use_mp else "float32")
+    set_plot_style()
+    info = DeviceInfo(
+        tensorflow=tf.__version__, keras=keras.__version__,
+        gpus=tuple(g.name.split(":", 1)[-1] for g in gpus), cpu_count=os.cpu_count() or 1,
+        mixed_precision=use_mp, seed=seed, deterministic=deterministic,
+    )
+    if not quiet:
+        print(info.summary())
+    return info

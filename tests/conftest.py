@@ -1,0 +1,23 @@
+"""Shared test set-up: quiet TensorFlow, fixed seeds, a fresh Keras session per test."""
+
+from __future__ import annotations
+
+import os
+
+os.environ.setdefault("PYTHONHASHSEED", "0")  # inherited by the nbval kernels
+
+import mmlib  # noqa: E402,F401  (sets TensorFlow's log environment before anything imports it)
+import pytest  # noqa: E402
+
+
+@pytest.fixture(autouse=True)
+def _seeded_fresh_session(request):
+    """Seed Python/NumPy/TF and clear Keras state so tests do not depend on their order."""
+    if request.node.fspath.ext == ".ipynb":  # nbval items run in their own kernel
+        yield
+        return
+    import keras
+
+    keras.backend.clear_session()
+    mmlib.env.set_seed(0)
+    yield
