@@ -32,10 +32,10 @@ __version__ = "0.1.0"
 class _QuietTensorFlowImport(importlib.abc.MetaPathFinder):
     """Silence file descriptor 2 while ``tensorflow`` itself is imported.
 
-    TensorFlow's C++ runtime prints a few lines ("All log messages before absl::InitializeLog() ...",
-    "Could not find cuda drivers ...") straight to file descriptor 2 while it loads, before any log
-    level applies; a Jupyter kernel forwards that descriptor into the cell's output. Python
-    exceptions raised by the import are untouched.
+    TensorFlow's C++ runtime prints a few lines ("All log messages before
+    absl::InitializeLog() ...", "Could not find cuda drivers ...") straight to file descriptor 2
+    while it loads, before any log level applies; a Jupyter kernel forwards that descriptor into
+    the cell's output. Python exceptions raised by the import are untouched.
     """
 
     def find_spec(self, name, path=None, target=None):

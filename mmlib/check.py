@@ -17,9 +17,8 @@ class ExerciseFailed(AssertionError):
     """An exercise's check did not pass; the message says what to look at."""
 
 
-def _passed(name: str) -> bool:
+def _passed(name: str) -> None:
     print(f"✔ {name}: passed")
-    return True
 
 
 def _as_array(name: str, value: Any) -> np.ndarray:
@@ -28,10 +27,11 @@ def _as_array(name: str, value: Any) -> np.ndarray:
     try:
         return np.asarray(value, dtype=float)
     except (TypeError, ValueError) as exc:
-        raise ExerciseFailed(f"{name}: expected numbers, got {type(value).__name__} ({exc}).") from None
+        kind = type(value).__name__
+        raise ExerciseFailed(f"{name}: expected numbers, got {kind} ({exc}).") from None
 
 
-def shape(name: str, got: Any, expected: Sequence[int | None]) -> bool:
+def shape(name: str, got: Any, expected: Sequence[int | None]) -> None:
     """Pass when ``got`` has shape ``expected`` (``None`` matches any size)."""
     arr = _as_array(name, got)
     expected = tuple(expected)
@@ -39,10 +39,10 @@ def shape(name: str, got: Any, expected: Sequence[int | None]) -> bool:
         e is None or e == g for g, e in zip(arr.shape, expected, strict=True))
     if not ok:
         raise ExerciseFailed(f"{name}: expected shape {expected}, got {arr.shape}.")
-    return _passed(name)
+    _passed(name)
 
 
-def close(name: str, got: Any, expected: Any, *, rtol: float = 1e-5, atol: float = 1e-6) -> bool:
+def close(name: str, got: Any, expected: Any, *, rtol: float = 1e-5, atol: float = 1e-6) -> None:
     """Pass when ``got`` equals ``expected`` element-wise within tolerance."""
     got_a, exp_a = _as_array(name, got), _as_array(name, expected)
     if got_a.shape != exp_a.shape:
@@ -51,10 +51,10 @@ def close(name: str, got: Any, expected: Any, *, rtol: float = 1e-5, atol: float
         worst = float(np.max(np.abs(got_a - exp_a)))
         raise ExerciseFailed(f"{name}: values differ from the reference (largest difference "
                              f"{worst:.3g}, tolerance rtol={rtol}, atol={atol}).")
-    return _passed(name)
+    _passed(name)
 
 
-def equal(name: str, got: Any, expected: Any) -> bool:
+def equal(name: str, got: Any, expected: Any) -> None:
     """Pass when ``got == expected`` (for labels, strings, counts)."""
     if got is Ellipsis:
         raise ExerciseFailed(f"{name}: replace the `...` placeholder with your code.")
@@ -62,11 +62,11 @@ def equal(name: str, got: Any, expected: Any) -> bool:
         got, (np.ndarray, list, tuple)) else got == expected
     if not same:
         raise ExerciseFailed(f"{name}: expected {expected!r}, got {got!r}.")
-    return _passed(name)
+    _passed(name)
 
 
-def true(name: str, condition: bool, hint: str) -> bool:
+def true(name: str, condition: bool, hint: str) -> None:
     """Pass when ``condition`` holds; otherwise show ``hint``."""
     if not bool(condition):
         raise ExerciseFailed(f"{name}: {hint}")
-    return _passed(name)
+    _passed(name)

@@ -129,8 +129,9 @@ def doctor_checks() -> list[Check]:
         checks.append(Check("free memory", "unknown", f">= {MIN_FREE_GIB:.0f} GiB", "warn"))
     else:
         status = "ok" if free >= MIN_FREE_GIB else "warn"
+        fix = "" if status == "ok" else "close other programs; notebooks need ~2 GiB"
         checks.append(Check("free memory", f"{free:.1f} GiB", f">= {MIN_FREE_GIB:.0f} GiB", status,
-                            "" if status == "ok" else "close other programs; notebooks need ~2 GiB"))
+                            fix))
     return checks
 
 

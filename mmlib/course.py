@@ -6,8 +6,11 @@ The README's syllabus table and notebook 00's course-map widget are both read fr
 
 from __future__ import annotations
 
+import inspect
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 from mmlib.env import REPO_ROOT
 
@@ -98,3 +101,40 @@ def syllabus_markdown(link_prefix: str = "notebooks/") -> str:
         data = ", ".join(f"`{d}`" for d in s.datasets) or "—"
         rows.append(f"| {s.number} | {name} | {s.teaches} | {s.seed_sections} | {data} |")
     return "\n".join(rows)
+
+
+def show_source(obj: Callable[..., Any] | type) -> Any:
+    """Render the source code of an ``mmlib`` function or class in a notebook.
+
+    Notebooks explain an idea with math, then *show* the library's code with this function and use
+    it, instead of pasting a second copy that could drift from the library.
+
+    Args:
+        obj: a function, method or class.
+
+    Returns:
+        An ``IPython.display.Code`` object (rendered with syntax highlighting by Jupyter).
+    """
+    if not (inspect.isfunction(obj) or inspect.isclass(obj) or inspect.ismethod(obj)):
+        raise TypeError(f"obj must be a function, method or class, got {type(obj).__name__}.")
+    from IPython.display import Code
+
+    return Code(inspect.getsource(obj), language="python")
+
+
+README_START, README_END = "<!-- syllabus:start -->", "<!-- syllabus:end -->"
+
+
+def readme_syllabus_block(readme_text: str) -> str:
+    """The syllabus table stored in the README between the two syllabus markers."""
+    start, end = readme_text.find(README_START), readme_text.find(README_END)
+    if start < 0 or end < start:
+        raise ValueError(f"readme_text must contain {README_START!r} followed by {README_END!r}.")
+    return readme_text[start + len(README_START):end].strip()
+
+
+def write_readme_syllabus(readme: Path = REPO_ROOT / "README.md") -> None:
+    """Regenerate the README's syllabus table from :data:`SYLLABUS` (after adding a notebook)."""
+    text = readme.read_text(encoding="utf-8")
+    old = readme_syllabus_block(text)
+    readme.write_text(text.replace(old, syllabus_markdown()), encoding="utf-8")

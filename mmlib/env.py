@@ -24,7 +24,7 @@ REPO_ROOT = Path(__file__).resolve().parent.parent
 
 
 def datasets_dir() -> Path:
-    """Folder with the shipped dataset files: ``$MMLIB_DATASETS`` if set, else ``<repo>/datasets``."""
+    """Folder of the shipped dataset files: ``$MMLIB_DATASETS`` if set, else ``<repo>/datasets``."""
     return Path(os.environ.get("MMLIB_DATASETS", REPO_ROOT / "datasets"))
 
 
@@ -58,12 +58,12 @@ def set_seed(seed: int) -> None:
     import numpy as np
 
     random.seed(seed)
-    np.random.seed(seed)
+    np.random.seed(seed)  # noqa: NPY002  (learners' code may still use the legacy global RNG)
     keras.utils.set_random_seed(seed)
 
 
 def set_plot_style() -> None:
-    """One plot style for the whole course (seaborn 'whitegrid', readable sizes, no huge figures)."""
+    """One plot style for the whole course (seaborn 'whitegrid', readable sizes)."""
     import matplotlib as mpl
     import seaborn as sns
 
@@ -80,8 +80,8 @@ def setup_notebook(seed: int = 42, *, deterministic: bool = True, mixed_precisio
         seed: seed for Python, NumPy and TensorFlow/Keras (non-negative int).
         deterministic: call ``tf.config.experimental.enable_op_determinism()`` so that re-running
             a notebook gives the same numbers (slower on GPU, free on CPU).
-        mixed_precision: on a GPU, use the ``mixed_float16`` Keras policy. Ignored on a CPU, where it
-            would only slow things down; the summary line says which policy is in use.
+        mixed_precision: on a GPU, use the ``mixed_float16`` Keras policy. Ignored on a CPU,
+            where it would only slow things down; the summary line says which policy is in use.
         quiet: do not print the summary line.
 
     Returns:

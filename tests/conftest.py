@@ -6,8 +6,9 @@ import os
 
 os.environ.setdefault("PYTHONHASHSEED", "0")  # inherited by the nbval kernels
 
-import mmlib  # noqa: E402,F401  (sets TensorFlow's log environment before anything imports it)
 import pytest  # noqa: E402
+
+import mmlib  # noqa: E402,F401  (sets TensorFlow's log environment before anything imports it)
 
 
 @pytest.fixture(autouse=True)

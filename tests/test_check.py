@@ -1,0 +1,38 @@
+"""Exercise checks: pass quietly with a tick, fail with a hint that names the exercise."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from mmlib import check
+
+
+def test_passing_checks_print_a_tick(capsys):
+    check.close("ex", [1.0, 2.0], np.array([1.0, 2.0 + 1e-9]))
+    check.shape("ex", np.zeros((2, 3)), (None, 3))
+    check.equal("ex", 3, 3)
+    check.equal("ex", [1, 2], np.array([1, 2]))
+    check.true("ex", 1 < 2, "never shown")
+    assert capsys.readouterr().out.count("✔ ex: passed") == 5
+
+
+@pytest.mark.parametrize(
+    "call, message",
+    [
+        (lambda: check.close("ex1", [1.0, 2.0], [1.0, 2.5]), r"ex1: values differ.*0\.5"),
+        (lambda: check.close("ex1", [1.0], [1.0, 2.0]), r"ex1: expected shape \(2,\)"),
+        (lambda: check.shape("ex2", np.zeros((2, 4)), (2, 3)), r"ex2: expected shape \(2, 3\)"),
+        (lambda: check.equal("ex3", 4, 3), "ex3: expected 3, got 4"),
+        (lambda: check.equal("ex3", ..., 3), "placeholder"),
+        (lambda: check.close("ex4", ..., 3), "placeholder"),
+        (lambda: check.true("ex5", False, "look at the bias"), "ex5: look at the bias"),
+    ],
+)
+def test_failing_checks_explain(call, message):
+    with pytest.raises(check.ExerciseFailed, match=message):
+        call()
+
+
+def test_exercise_failed_is_an_assertion_error():
+    assert issubclass(check.ExerciseFailed, AssertionError)
