@@ -1,0 +1,533 @@
+"""Small, fast per-modality encoders (编码器) that turn raw modality tensors into feature vectors.
+
+Each function returns a ``keras.Model`` mapping one modality to a feature vector ``(batch, dim)``
+(``model.output_shape`` tells ``dim``), ready to feed a layer of :mod:`mmlib.fusion`. They are
+deliberately tiny (a few thousand to tens of thousands of weights) so that the course notebooks
+train on a 2-core CPU in seconds. Every function takes ``seed`` (weight initializers and dropout)
+and ``name``.
+
+==========================  =======================================  ==========================
+encoder                     input                                    output
+==========================  =======================================  ==========================
+:func:`image_cnn`           images ``(batch, H, W, C)``              ``(batch, embed_dim)``
+:func:`text_rnn`            token ids ``(batch, T)``, 0 = padding    ``(batch, 2·units)``
+:func:`text_cnn`            token ids ``(batch, T)``                 ``(batch, filters·K)``
+:func:`text_transformer`    token ids ``(batch, T)``, 0 = padding    ``(batch, embed_dim)``
+:func:`audio_cnn`           log-mel ``(batch, frames, mels)``        ``(batch, embed_dim)``
+:func:`tabular_mlp`         features ``(batch, n_features)``         ``(batch, hidden[-1])``
+:func:`pointnet`            points ``(batch, n_points, point_dim)``  ``(batch, embed_dim)``
+:func:`video_cnn`           clips ``(batch, T, H, W, C)``            ``(batch, embed_dim)``
+==========================  =======================================  ==========================
+
+Two reusable layers support the Transformer encoder: :class:`PositionalEmbedding` (token plus
+learned position embedding, with padding mask) and :class:`TransformerEncoderBlock`.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+import keras
+from keras import layers, ops
+
+from mmlib._validate import check_choice, check_float, check_int
+
+__all__ = [
+    "PositionalEmbedding", "TransformerEncoderBlock", "audio_cnn", "image_cnn", "pointnet",
+    "tabular_mlp", "text_cnn", "text_rnn", "text_transformer", "video_cnn",
+]
+
+
+class _Seeds:
+    """Hands out distinct reproducible seeds (``None`` stays ``None``: Keras' global seed)."""
+
+    def __init__(self, seed: int | None) -> None:
+        self.seed = None if seed is None else check_int("seed", seed, minimum=0)
+        self.i = 0
+
+    def next(self) -> int | None:
+        self.i += 1
+        return None if self.seed is None else (self.seed * 7919 + 104729 * self.i) % (2**31 - 1)
+
+    def glorot(self) -> keras.initializers.Initializer:
+        return keras.initializers.GlorotUniform(seed=self.next())
+
+    def he(self) -> keras.initializers.Initializer:
+        return keras.initializers.HeNormal(seed=self.next())
+
+    def uniform(self) -> keras.initializers.Initializer:
+        return keras.initializers.RandomUniform(-0.05, 0.05, seed=self.next())
+
+
+def _check_sizes(name: str, values: Sequence[int], allow_empty: bool = False) -> tuple[int, ...]:
+    if isinstance(values, int):
+        values = (values,)
+    values = tuple(values)
+    if not values and not allow_empty:
+        raise ValueError(f"{name} must be a non-empty sequence of positive integers, got ().")
+    return tuple(check_int(f"{name}[{i}]", v, minimum=1) for i, v in enumerate(values))
+
+
+def _check_shape(name: str, shape: Sequence[int | None], rank: int) -> tuple:
+    shape = tuple(shape)
+    if len(shape) != rank or any(d is not None and (not isinstance(d, int) or d < 1)
+                                 for d in shape):
+        raise ValueError(f"{name} must be a tuple of {rank} positive sizes (None allowed for "
+                         f"variable sizes), got {shape}.")
+    return shape
+
+
+def _dropout(rate: float, seeds: _Seeds, x: Any) -> Any:
+    return layers.Dropout(rate, seed=seeds.next())(x) if rate > 0 else x
+
+
+def _conv_stack(x: Any, filters: tuple[int, ...], seeds: _Seeds, batch_norm: bool,
+                conv: type, pool: type, prefix: str) -> Any:
+    for i, f in enumerate(filters):
+        x = conv(f, 3, padding="same", use_bias=not batch_norm, kernel_initializer=seeds.he(),
+                 name=f"{prefix}conv{i}")(x)
+        if batch_norm:
+            x = layers.BatchNormalization(name=f"{prefix}bn{i}")(x)
+        x = layers.Activation("relu", name=f"{prefix}relu{i}")(x)
+        x = pool(2, padding="same", name=f"{prefix}pool{i}")(x)
+    return x
+
+
+def image_cnn(input_shape: Sequence[int] = (32, 32, 3), filters: Sequence[int] = (16, 32),
+              embed_dim: int = 64, dropout: float = 0.0, batch_norm: bool = False,
+              seed: int | None = None, name: str = "image_cnn") -> keras.Model:
+    """A small VGG-style image CNN: ``[Conv3x3 → (BN) → ReLU → MaxPool2]`` per entry of
+    ``filters``, global average pooling, ``Dense(embed_dim, relu)``.
+
+    Args:
+        input_shape: ``(H, W, C)``, channels last (``None`` allowed for H and W).
+        filters: number of filters of each conv block.
+        embed_dim: size of the output feature.
+        dropout: dropout rate before the last Dense layer, in [0, 1).
+        batch_norm: add batch normalisation after each convolution.
+        seed: seed of initializers and dropout.
+        name: model name.
+
+    Returns:
+        ``keras.Model``: ``(batch, H, W, C)`` → ``(batch, embed_dim)``.
+    """
+    input_shape = _check_shape("input_shape", input_shape, 3)
+    filters = _check_sizes("filters", filters)
+    embed_dim = check_int("embed_dim", embed_dim, minimum=1)
+    dropout = check_float("dropout", dropout, minimum=0.0, maximum=1.0, include_max=False)
+    seeds = _Seeds(seed)
+    inp = keras.Input(input_shape, name=f"{name}_input")
+    x = _conv_stack(inp, filters, seeds, batch_norm, layers.Conv2D, layers.MaxPooling2D, "")
+    x = layers.GlobalAveragePooling2D(name="gap")(x)
+    x = _dropout(dropout, seeds, x)
+    out = layers.Dense(embed_dim, activation="relu", kernel_initializer=seeds.he(),
+                       name="embed")(x)
+    return keras.Model(inp, out, name=name)
+
+
+def text_rnn(vocab_size: int, embed_dim: int = 32, units: int = 32, cell: str = "gru",
+             sequence_length: int | None = None, bidirectional: bool = True,
+             return_sequences: bool = False, dropout: float = 0.0, seed: int | None = None,
+             name: str = "text_rnn") -> keras.Model:
+    """Token embedding + (bidirectional) GRU or LSTM.
+
+    Token id 0 is padding: ``Embedding(mask_zero=True)`` masks it, so the recurrent layer skips
+    padded steps (a sentence padded with more zeros encodes to the same vector). Bidirectional
+    recurrent encoders: Schuster & Paliwal, 1997, "Bidirectional recurrent neural networks",
+    IEEE Trans. Signal Processing; GRU: Cho et al., 2014, EMNLP; LSTM: Hochreiter & Schmidhuber,
+    1997, Neural Computation.
+
+    Args:
+        vocab_size: number of token ids (including 0 = padding and 1 = OOV of TextVectorization).
+        embed_dim: embedding size.
+        units: hidden units per direction.
+        cell: ``"gru"`` or ``"lstm"``.
+        sequence_length: fixed length ``T`` (``None`` = variable).
+        bidirectional: run the sequence both ways and concatenate the final states.
+        return_sequences: return ``(batch, T, dim)`` (with padding mask) instead of the final state.
+        dropout: dropout rate on the output, in [0, 1).
+        seed: seed of initializers and dropout.
+        name: model name.
+
+    Returns:
+        ``keras.Model``: int ``(batch, T)`` → ``(batch, 2·units)`` (``units`` if not
+        bidirectional), or ``(batch, T, ·)`` with ``return_sequences``.
+    """
+    vocab_size = check_int("vocab_size", vocab_size, minimum=2)
+    embed_dim = check_int("embed_dim", embed_dim, minimum=1)
+    units = check_int("units", units, minimum=1)
+    cell = check_choice("cell", cell, ("gru", "lstm"))
+    if sequence_length is not None:
+        sequence_length = check_int("sequence_length", sequence_length, minimum=1)
+    dropout = check_float("dropout", dropout, minimum=0.0, maximum=1.0, include_max=False)
+    seeds = _Seeds(seed)
+    inp = keras.Input((sequence_length,), dtype="int32", name=f"{name}_input")
+    x = layers.Embedding(vocab_size, embed_dim, mask_zero=True,
+                         embeddings_initializer=seeds.uniform(), name="embedding")(inp)
+    rnn_cls = layers.GRU if cell == "gru" else layers.LSTM
+    rnn = rnn_cls(units, return_sequences=return_sequences, kernel_initializer=seeds.glorot(),
+                  recurrent_initializer=keras.initializers.Orthogonal(seed=seeds.next()),
+                  name=cell)
+    if bidirectional:
+        backward = rnn_cls(units, return_sequences=return_sequences, go_backwards=True,
+                           kernel_initializer=seeds.glorot(),
+                           recurrent_initializer=keras.initializers.Orthogonal(seed=seeds.next()),
+                           name=f"{cell}_backward")
+        rnn = layers.Bidirectional(rnn, backward_layer=backward, name=f"bi{cell}")
+    x = rnn(x)
+    x = _dropout(dropout, seeds, x)
+    return keras.Model(inp, x, name=name)
+
+
+def text_cnn(vocab_size: int, sequence_length: int | None = None, embed_dim: int = 32,
+             filters: int = 16, kernel_sizes: Sequence[int] = (3, 4, 5), dropout: float = 0.0,
+             seed: int | None = None, name: str = "text_cnn") -> keras.Model:
+    """1-D CNN text encoder (Kim, 2014, "Convolutional Neural Networks for Sentence
+    Classification", EMNLP): embedding, one ``Conv1D(filters, k, relu)`` per kernel size,
+    max-over-time pooling, concatenation.
+
+    Padding ids (0) are embedded like other tokens (convolutions do not take Keras masks); with
+    ReLU and max pooling, padding rarely wins the max. Sequences must be at least
+    ``max(kernel_sizes)`` long.
+
+    Returns:
+        ``keras.Model``: int ``(batch, T)`` → ``(batch, filters · len(kernel_sizes))``.
+    """
+    vocab_size = check_int("vocab_size", vocab_size, minimum=2)
+    if sequence_length is not None:
+        sequence_length = check_int("sequence_length", sequence_length, minimum=1)
+    embed_dim = check_int("embed_dim", embed_dim, minimum=1)
+    filters = check_int("filters", filters, minimum=1)
+    kernel_sizes = _check_sizes("kernel_sizes", kernel_sizes)
+    if sequence_length is not None and max(kernel_sizes) > sequence_length:
+        raise ValueError(f"kernel_sizes must not exceed sequence_length={sequence_length}, got "
+                         f"{kernel_sizes}.")
+    dropout = check_float("dropout", dropout, minimum=0.0, maximum=1.0, include_max=False)
+    seeds = _Seeds(seed)
+    inp = keras.Input((sequence_length,), dtype="int32", name=f"{name}_input")
+    emb = layers.Embedding(vocab_size, embed_dim, embeddings_initializer=seeds.uniform(),
+                           name="embedding")(inp)
+    pooled = [layers.GlobalMaxPooling1D(name=f"maxpool{k}")(
+        layers.Conv1D(filters, k, activation="relu", kernel_initializer=seeds.he(),
+                      name=f"conv{k}")(emb)) for k in kernel_sizes]
+    x = pooled[0] if len(pooled) == 1 else layers.Concatenate(name="concat")(pooled)
+    x = _dropout(dropout, seeds, x)
+    return keras.Model(inp, x, name=name)
+
+
+@keras.saving.register_keras_serializable(package="mmlib")
+class PositionalEmbedding(layers.Layer):
+    """Token embedding plus learned absolute position embedding (as in BERT, Devlin et al., 2019,
+    NAACL), with a padding mask for token id 0.
+
+    ``out[b, t] = E_tok[ids[b, t]] + E_pos[t]``; input int ``(batch, T)`` with
+    ``T <= max_length``, output ``(batch, T, embed_dim)``, output mask ``ids != 0``.
+
+    Args:
+        vocab_size: number of token ids.
+        max_length: longest sequence the position table covers.
+        embed_dim: embedding size.
+        mask_zero: emit the padding mask.
+        seed: seed of the initializers.
+    """
+
+    def __init__(self, vocab_size: int, max_length: int, embed_dim: int, mask_zero: bool = True,
+                 seed: int | None = None, **kwargs: Any) -> None:
+        super().__init__(**kwargs)
+        self.vocab_size = check_int("vocab_size", vocab_size, minimum=2)
+        self.max_length = check_int("max_length", max_length, minimum=1)
+        self.embed_dim = check_int("embed_dim", embed_dim, minimum=1)
+        self.mask_zero = bool(mask_zero)
+        self.seed = None if seed is None else check_int("seed", seed, minimum=0)
+        seeds = _Seeds(self.seed)
+        self.token_embedding = layers.Embedding(self.vocab_size, self.embed_dim,
+                                                embeddings_initializer=seeds.uniform(),
+                                                name="token_embedding")
+        self.position_embedding = layers.Embedding(self.max_length, self.embed_dim,
+                                                   embeddings_initializer=seeds.uniform(),
+                                                   name="position_embedding")
+
+    def build(self, input_shape: Sequence) -> None:
+        self.token_embedding.build(input_shape)
+        self.position_embedding.build((self.max_length,))
+
+    def call(self, inputs: Any) -> Any:
+        """Embed int ``(batch, T)`` → ``(batch, T, embed_dim)``."""
+        length = inputs.shape[-1]
+        if length is not None and length > self.max_length:
+            raise ValueError(f"PositionalEmbedding: sequence length {length} exceeds "
+                             f"max_length={self.max_length}.")
+        positions = ops.arange(ops.shape(inputs)[-1])
+        return self.token_embedding(inputs) + self.position_embedding(positions)[None]
+
+    def compute_mask(self, inputs: Any, mask: Any = None) -> Any:
+        """Padding mask ``(batch, T)``: True where the token id is not 0."""
+        return ops.not_equal(inputs, 0) if self.mask_zero else None
+
+    def get_config(self) -> dict:
+        config = super().get_config()
+        config.update(vocab_size=self.vocab_size, max_length=self.max_length,
+                      embed_dim=self.embed_dim, mask_zero=self.mask_zero, seed=self.seed)
+        return config
+
+
+@keras.saving.register_keras_serializable(package="mmlib")
+class TransformerEncoderBlock(layers.Layer):
+    """One Transformer encoder block (Vaswani et al., 2017, "Attention Is All You Need", NeurIPS),
+    post-layer-norm as in the paper: ``x = LN(x + MHA(x, x, x))``, ``y = LN(x + FFN(x))`` with
+    ``FFN(u) = relu(u W_1 + b_1) W_2 + b_2``.
+
+    Input ``(batch, T, d)`` with an optional padding ``mask`` ``(batch, T)`` (taken from the
+    Keras mask of the input, e.g. after :class:`PositionalEmbedding`): padded steps are never
+    attended to. The mask is passed on to the output. Output ``(batch, T, d)``.
+
+    Args:
+        num_heads: attention heads; ``d`` need not be divisible (each head has ``key_dim``).
+        ff_dim: hidden size of the feed-forward network.
+        key_dim: size per head (default ``d // num_heads``, at least 1).
+        dropout: dropout rate in [0, 1).
+        seed: seed of initializers and dropout.
+    """
+
+    def __init__(self, num_heads: int = 2, ff_dim: int = 64, key_dim: int | None = None,
+                 dropout: float = 0.0, seed: int | None = None, **kwargs: Any) -> None:
+        super().__init__(**kwargs)
+        self.num_heads = check_int("num_heads", num_heads, minimum=1)
+        self.ff_dim = check_int("ff_dim", ff_dim, minimum=1)
+        self.key_dim = None if key_dim is None else check_int("key_dim", key_dim, minimum=1)
+        self.dropout = check_float("dropout", dropout, minimum=0.0, maximum=1.0,
+                                   include_max=False)
+        self.seed = None if seed is None else check_int("seed", seed, minimum=0)
+        self.supports_masking = True
+
+    def build(self, input_shape: Sequence) -> None:
+        input_shape = tuple(input_shape)
+        if len(input_shape) != 3 or input_shape[-1] is None:
+            raise ValueError("TransformerEncoderBlock input must have shape (batch, T, d), got "
+                             f"{input_shape}.")
+        d = int(input_shape[-1])
+        seeds = _Seeds(self.seed)
+        self.attention = layers.MultiHeadAttention(
+            self.num_heads, self.key_dim or max(1, d // self.num_heads), dropout=self.dropout,
+            kernel_initializer=seeds.glorot(), seed=seeds.next(), name="attention")
+        self.attention.build(input_shape, input_shape, input_shape)
+        self.norm1 = layers.LayerNormalization(epsilon=1e-6, name="norm1")
+        self.norm1.build(input_shape)
+        self.ff1 = layers.Dense(self.ff_dim, activation="relu", kernel_initializer=seeds.glorot(),
+                                name="ff1")
+        self.ff1.build(input_shape)
+        self.ff2 = layers.Dense(d, kernel_initializer=seeds.glorot(), name="ff2")
+        self.ff2.build(input_shape[:-1] + (self.ff_dim,))
+        self.norm2 = layers.LayerNormalization(epsilon=1e-6, name="norm2")
+        self.norm2.build(input_shape)
+        self.drop1 = layers.Dropout(self.dropout, seed=seeds.next())
+        self.drop2 = layers.Dropout(self.dropout, seed=seeds.next())
+
+    def call(self, inputs: Any, mask: Any = None, training: bool | None = None) -> Any:
+        """Encode ``(batch, T, d)`` → ``(batch, T, d)``; ``mask`` ``(batch, T)``, True = token."""
+        attention_mask = None
+        if mask is not None:
+            mask = ops.cast(mask, "bool")
+            attention_mask = ops.logical_and(mask[:, :, None], mask[:, None, :])
+        # Fully masked rows (padding queries) would get uniform weights; they are ignored by
+        # every mask-aware consumer downstream (pooling, the next block's keys).
+        attended = self.attention(inputs, inputs, inputs, attention_mask=attention_mask,
+                                  training=training)
+        x = self.norm1(inputs + self.drop1(attended, training=training))
+        y = self.ff2(self.ff1(x))
+        return self.norm2(x + self.drop2(y, training=training))
+
+    def compute_mask(self, inputs: Any, mask: Any = None) -> Any:
+        """The padding mask passes through unchanged."""
+        return mask
+
+    def get_config(self) -> dict:
+        config = super().get_config()
+        config.update(num_heads=self.num_heads, ff_dim=self.ff_dim, key_dim=self.key_dim,
+                      dropout=self.dropout, seed=self.seed)
+        return config
+
+
+def text_transformer(vocab_size: int, sequence_length: int, embed_dim: int = 32,
+                     num_heads: int = 2, ff_dim: int = 64, num_layers: int = 1,
+                     dropout: float = 0.0, pooling: str | None = "mean",
+                     seed: int | None = None, name: str = "text_transformer") -> keras.Model:
+    """A small Transformer text encoder: :class:`PositionalEmbedding` (padding id 0 masked),
+    ``num_layers`` × :class:`TransformerEncoderBlock`, then masked mean pooling over the real
+    tokens (``pooling="mean"``), the first token (``"first"``, e.g. a [CLS]/start token), or no
+    pooling (``None``: the masked sequence, e.g. for :class:`mmlib.fusion.CrossModalTransformer`).
+
+    Args:
+        vocab_size: number of token ids.
+        sequence_length: longest sequence (size of the position table); inputs may be shorter.
+        embed_dim, num_heads, ff_dim, num_layers, dropout: model size.
+        pooling: ``"mean"``, ``"first"`` or ``None``.
+        seed: seed of initializers and dropout.
+        name: model name.
+
+    Returns:
+        ``keras.Model``: int ``(batch, T)`` → ``(batch, embed_dim)`` or ``(batch, T, embed_dim)``.
+    """
+    vocab_size = check_int("vocab_size", vocab_size, minimum=2)
+    sequence_length = check_int("sequence_length", sequence_length, minimum=1)
+    embed_dim = check_int("embed_dim", embed_dim, minimum=1)
+    num_layers = check_int("num_layers", num_layers, minimum=1)
+    pooling = check_choice("pooling", pooling, ("mean", "first", None))
+    seeds = _Seeds(seed)
+    inp = keras.Input((None,), dtype="int32", name=f"{name}_input")
+    x = PositionalEmbedding(vocab_size, sequence_length, embed_dim, seed=seeds.next(),
+                            name="positional_embedding")(inp)
+    for i in range(num_layers):
+        x = TransformerEncoderBlock(num_heads, ff_dim, dropout=dropout, seed=seeds.next(),
+                                    name=f"encoder_block{i}")(x)
+    if pooling == "mean":
+        x = layers.GlobalAveragePooling1D(name="masked_mean")(x)
+    elif pooling == "first":
+        x = x[:, 0]
+    return keras.Model(inp, x, name=name)
+
+
+def audio_cnn(input_shape: Sequence[int | None] = (None, 32), filters: Sequence[int] = (16, 32),
+              embed_dim: int = 64, dropout: float = 0.0, batch_norm: bool = False,
+              frontend: layers.Layer | None = None, seed: int | None = None,
+              name: str = "audio_cnn") -> keras.Model:
+    """A 2-D CNN over a log-mel spectrogram (time × mel treated as an image, as in Hershey et al.,
+    2017, "CNN Architectures for Large-Scale Audio Classification", ICASSP).
+
+    Args:
+        input_shape: ``(frames, n_mels)`` of the log-mel input, or — with ``frontend`` — the
+            shape the frontend takes (e.g. ``(n_samples,)`` for
+            :class:`mmlib.preprocess.LogMelSpectrogram`).
+        filters: filters of each ``Conv3x3 → (BN) → ReLU → MaxPool2`` block.
+        embed_dim: output size.
+        dropout: dropout before the last Dense layer.
+        batch_norm: batch normalisation after each convolution.
+        frontend: optional layer applied first, e.g. ``LogMelSpectrogram`` on raw waveforms.
+        seed: seed of initializers and dropout.
+        name: model name.
+
+    Returns:
+        ``keras.Model``: ``(batch, frames, n_mels)`` (or the frontend's input) →
+        ``(batch, embed_dim)``.
+    """
+    input_shape = tuple(input_shape)
+    if frontend is None:
+        input_shape = _check_shape("input_shape", input_shape, 2)
+    filters = _check_sizes("filters", filters)
+    embed_dim = check_int("embed_dim", embed_dim, minimum=1)
+    dropout = check_float("dropout", dropout, minimum=0.0, maximum=1.0, include_max=False)
+    seeds = _Seeds(seed)
+    inp = keras.Input(input_shape, name=f"{name}_input")
+    x = frontend(inp) if frontend is not None else inp
+    if len(x.shape) != 3:
+        raise ValueError(f"audio_cnn needs a (batch, frames, n_mels) spectrogram, got shape "
+                         f"{tuple(x.shape)}.")
+    x = layers.Reshape((-1, x.shape[-1], 1) if x.shape[1] is None else (x.shape[1], x.shape[2], 1),
+                       name="add_channel")(x)
+    x = _conv_stack(x, filters, seeds, batch_norm, layers.Conv2D, layers.MaxPooling2D, "")
+    x = layers.GlobalAveragePooling2D(name="gap")(x)
+    x = _dropout(dropout, seeds, x)
+    out = layers.Dense(embed_dim, activation="relu", kernel_initializer=seeds.he(),
+                       name="embed")(x)
+    return keras.Model(inp, out, name=name)
+
+
+def tabular_mlp(n_features: int, hidden: Sequence[int] = (64, 32), dropout: float = 0.0,
+                batch_norm: bool = False, seed: int | None = None,
+                name: str = "tabular_mlp") -> keras.Model:
+    """A multilayer perceptron for standardised tabular features (e.g. the output of
+    :class:`mmlib.preprocess.TabularPreprocessor`): ``[Dense → (BN) → ReLU → (Dropout)]`` per entry
+    of ``hidden``.
+
+    Returns:
+        ``keras.Model``: ``(batch, n_features)`` → ``(batch, hidden[-1])``.
+    """
+    n_features = check_int("n_features", n_features, minimum=1)
+    hidden = _check_sizes("hidden", hidden)
+    dropout = check_float("dropout", dropout, minimum=0.0, maximum=1.0, include_max=False)
+    seeds = _Seeds(seed)
+    inp = keras.Input((n_features,), name=f"{name}_input")
+    x = inp
+    for i, h in enumerate(hidden):
+        x = layers.Dense(h, use_bias=not batch_norm, kernel_initializer=seeds.he(),
+                         name=f"dense{i}")(x)
+        if batch_norm:
+            x = layers.BatchNormalization(name=f"bn{i}")(x)
+        x = layers.Activation("relu", name=f"relu{i}")(x)
+        x = _dropout(dropout, seeds, x)
+    return keras.Model(inp, x, name=name)
+
+
+def pointnet(n_points: int | None = None, point_dim: int = 3, hidden: Sequence[int] = (32, 64),
+             embed_dim: int = 64, seed: int | None = None, name: str = "pointnet") -> keras.Model:
+    """PointNet-style point-cloud encoder (Qi et al., 2017, "PointNet: Deep Learning on Point Sets
+    for 3D Classification and Segmentation", CVPR), without the T-Net alignment: the same MLP is
+    applied to every point (``Dense`` on the last axis = a 1×1 convolution), then a max over points
+    (a symmetric function, so the output is invariant to the order of the points), then
+    ``Dense(embed_dim, relu)``.
+
+    Returns:
+        ``keras.Model``: ``(batch, n_points, point_dim)`` → ``(batch, embed_dim)``.
+    """
+    if n_points is not None:
+        n_points = check_int("n_points", n_points, minimum=1)
+    point_dim = check_int("point_dim", point_dim, minimum=1)
+    hidden = _check_sizes("hidden", hidden)
+    embed_dim = check_int("embed_dim", embed_dim, minimum=1)
+    seeds = _Seeds(seed)
+    inp = keras.Input((n_points, point_dim), name=f"{name}_input")
+    x = inp
+    for i, h in enumerate(hidden):
+        x = layers.Dense(h, activation="relu", kernel_initializer=seeds.he(),
+                         name=f"shared_mlp{i}")(x)
+    x = layers.GlobalMaxPooling1D(name="max_over_points")(x)
+    out = layers.Dense(embed_dim, activation="relu", kernel_initializer=seeds.he(),
+                       name="embed")(x)
+    return keras.Model(inp, out, name=name)
+
+
+def video_cnn(input_shape: Sequence[int | None] = (8, 32, 32, 3),
+              filters: Sequence[int] = (8, 16), frame_dim: int = 32, temporal: str = "mean",
+              embed_dim: int | None = None, seed: int | None = None,
+              name: str = "video_cnn") -> keras.Model:
+    """Video encoder: a frame CNN applied to every frame (``TimeDistributed``), then temporal
+    pooling (``"mean"``/``"max"``) or a GRU over the frame features (``"gru"``), as in the
+    late-pooling / recurrent baselines of Karpathy et al., 2014 ("Large-scale Video Classification
+    with Convolutional Neural Networks", CVPR) and Donahue et al., 2015 (LRCN, CVPR).
+
+    Args:
+        input_shape: ``(T, H, W, C)`` (``None`` allowed for T).
+        filters: filters of the frame CNN's conv blocks.
+        frame_dim: size of each frame's feature.
+        temporal: ``"mean"``, ``"max"`` or ``"gru"``.
+        embed_dim: GRU units (``"gru"`` only; default ``frame_dim``).
+        seed: seed of initializers.
+        name: model name.
+
+    Returns:
+        ``keras.Model``: ``(batch, T, H, W, C)`` → ``(batch, frame_dim)`` (pooling) or
+        ``(batch, embed_dim)`` (GRU).
+    """
+    input_shape = _check_shape("input_shape", input_shape, 4)
+    filters = _check_sizes("filters", filters)
+    frame_dim = check_int("frame_dim", frame_dim, minimum=1)
+    temporal = check_choice("temporal", temporal, ("mean", "max", "gru"))
+    embed_dim = frame_dim if embed_dim is None else check_int("embed_dim", embed_dim, minimum=1)
+    seeds = _Seeds(seed)
+    frame_in = keras.Input(input_shape[1:], name="frame")
+    f = _conv_stack(frame_in, filters, seeds, False, layers.Conv2D, layers.MaxPooling2D, "")
+    f = layers.GlobalAveragePooling2D(name="gap")(f)
+    f = layers.Dense(frame_dim, activation="relu", kernel_initializer=seeds.he(), name="embed")(f)
+    frame_encoder = keras.Model(frame_in, f, name=f"{name}_frame_encoder")
+    inp = keras.Input(input_shape, name=f"{name}_input")
+    x = layers.TimeDistributed(frame_encoder, name="per_frame")(inp)
+    if temporal == "mean":
+        x = layers.GlobalAveragePooling1D(name="temporal_mean")(x)
+    elif temporal == "max":
+        x = layers.GlobalMaxPooling1D(name="temporal_max")(x)
+    else:
+        x = layers.GRU(embed_dim, kernel_initializer=seeds.glorot(),
+                       recurrent_initializer=keras.initializers.Orthogonal(seed=seeds.next()),
+                       name="temporal_gru")(x)
+    return keras.Model(inp, x, name=name)

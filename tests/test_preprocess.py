@@ -1,0 +1,336 @@
+"""Tests for mmlib.preprocess against NumPy / pandas / Python `re` references."""
+
+from __future__ import annotations
+
+import re
+from collections import Counter
+
+import keras
+import numpy as np
+import pandas as pd
+import pytest
+import tensorflow as tf
+
+from mmlib import preprocess as P
+
+# ------------------------------------------------------------------------------------- images
+
+
+def test_image_stats_and_preprocessor_against_numpy():
+    rng = np.random.default_rng(0)
+    images = rng.integers(0, 256, size=(5, 8, 8, 3)).astype("uint8")
+    mean, std = P.image_stats(images)
+    x = images / 255.0
+    np.testing.assert_allclose(mean, x.mean(axis=(0, 1, 2)), rtol=1e-6)
+    np.testing.assert_allclose(std, x.std(axis=(0, 1, 2)), rtol=1e-6)
+    prep = P.image_preprocessor(size=(4, 4), mean=mean, std=std)
+    out = keras.ops.convert_to_numpy(prep(images.astype("float32")))
+    # bilinear halving with half-pixel centres samples between pixel pairs = 2x2 block means
+    blocks = images.astype(np.float64).reshape(5, 4, 2, 4, 2, 3).mean(axis=(2, 4))
+    np.testing.assert_allclose(out, (blocks / 255.0 - mean) / std, rtol=1e-4, atol=1e-4)
+    plain = P.image_preprocessor(scale=2.0)
+    np.testing.assert_allclose(plain(images[:1].astype("float32")), images[:1] * 2.0)
+    with pytest.raises(ValueError, match="mean and std must be given together"):
+        P.image_preprocessor(mean=[0.5])
+    with pytest.raises(ValueError, match="std must be positive"):
+        P.image_preprocessor(mean=[0.5, 0.5], std=[0.1, 0.0])
+    with pytest.raises(ValueError, match=r"size must be \(height, width\)"):
+        P.image_preprocessor(size=(4,))
+    with pytest.raises(ValueError, match=r"images must have shape \(n, H, W, C\)"):
+        P.image_stats(images[0])
+
+
+def numpy_augment(x, params, crop, pad, mode):
+    """Reference: pad, crop at (top, left), flip — sample by sample."""
+    xp = np.pad(x, ((0, 0), (pad, pad), (pad, pad), (0, 0)), mode=mode)
+    out = []
+    for b in range(x.shape[0]):
+        top, left = int(params["top"][b]), int(params["left"][b])
+        c = xp[b, top:top + crop[0], left:left + crop[1]]
+        if params["flip_lr"][b]:
+            c = c[:, ::-1]
+        if params["flip_ud"][b]:
+            c = c[::-1]
+        out.append(c)
+    return np.stack(out)
+
+
+@pytest.mark.parametrize("pad_mode", ["constant", "reflect"])
+def test_paired_augment_matches_numpy_and_keeps_modalities_aligned(pad_mode):
+    rng = np.random.default_rng(1)
+    n = 32
+    rgb = rng.normal(size=(n, 8, 10, 3)).astype("float32")
+    depth = (rgb[..., :1] * 2.0 + 1.0).astype("float32")  # a pixel-wise function of rgb
+    labels = (rgb[..., 1:2] > 0).astype("int32")  # an integer segmentation mask
+    kwargs = dict(crop_size=(6, 7), pad=2, pad_mode=pad_mode, flip_vertical=True, seed=3)
+    params = {k: keras.ops.convert_to_numpy(v)
+              for k, v in P.PairedAugment(**kwargs).draw(n, 8, 10).items()}
+    out = P.PairedAugment(**kwargs)({"rgb": rgb, "depth": depth, "labels": labels},
+                                    training=True)
+    np_mode = "constant" if pad_mode == "constant" else "reflect"
+    for key, x in (("rgb", rgb), ("depth", depth), ("labels", labels)):
+        np.testing.assert_array_equal(out[key].numpy(), numpy_augment(x, params, (6, 7), 2,
+                                                                      np_mode))
+    assert out["labels"].dtype == tf.int32
+    if pad_mode == "reflect":  # padding commutes with the pixel-wise map: still aligned
+        np.testing.assert_allclose(out["depth"].numpy(), out["rgb"].numpy()[..., :1] * 2 + 1,
+                                   rtol=1e-6)
+    # the parameters really vary across the batch
+    assert 0 < params["flip_lr"].sum() < n and 0 < params["flip_ud"].sum() < n
+    assert len(set(params["top"].tolist())) >= 3 and len(set(params["left"].tolist())) >= 3
+    assert params["top"].max() <= 8 + 4 - 6 and params["left"].max() <= 10 + 4 - 7
+
+
+def test_paired_augment_inference_reproducibility_and_errors():
+    rng = np.random.default_rng(2)
+    img = rng.normal(size=(4, 8, 8, 3)).astype("float32")
+    aug = P.PairedAugment(crop_size=(4, 6), seed=0)
+    centre = aug([img, img[..., :1]], training=False)
+    np.testing.assert_array_equal(centre[0].numpy(), img[:, 2:6, 1:7])
+    np.testing.assert_array_equal(centre[1].numpy(), img[:, 2:6, 1:7, :1])
+    single = P.PairedAugment(crop_size=(4, 6), seed=0)(img, training=False)
+    np.testing.assert_array_equal(single.numpy(), img[:, 2:6, 1:7])
+    a = P.PairedAugment(pad=2, seed=5)(img, training=True).numpy()
+    b = P.PairedAugment(pad=2, seed=5)(img, training=True).numpy()
+    c = P.PairedAugment(pad=2, seed=6)(img, training=True).numpy()
+    np.testing.assert_array_equal(a, b)
+    assert not np.array_equal(a, c)
+    no_flip = P.PairedAugment(flip_horizontal=False, seed=1).draw(50, 8, 8)
+    assert not np.any(keras.ops.convert_to_numpy(no_flip["flip_lr"]))
+    with pytest.raises(ValueError, match="must share a known height and width"):
+        aug([img, img[:, :6]])
+    with pytest.raises(ValueError, match="same batch size"):
+        aug([img, img[:3]])
+    with pytest.raises(ValueError, match=r"crop_size \(10, 10\) is larger than the padded input"):
+        P.PairedAugment(crop_size=(10, 10))(img)
+    with pytest.raises(ValueError, match=r"must have shape \(batch, H, W, C\)"):
+        aug(img[0])
+    with pytest.raises(ValueError, match="pad_mode must be one of"):
+        P.PairedAugment(pad_mode="wrap")
+
+
+def test_paired_augment_in_model_save_load_and_xla(tmp_path):
+    img = np.random.default_rng(3).normal(size=(4, 8, 8, 3)).astype("float32")
+    a_in, b_in = keras.Input((8, 8, 3)), keras.Input((8, 8, 1))
+    out = P.PairedAugment(crop_size=(6, 6), pad=1, seed=0)([a_in, b_in])
+    model = keras.Model([a_in, b_in], out)
+    ref = [keras.ops.convert_to_numpy(o) for o in model([img, img[..., :1]])]
+    model.save(tmp_path / "aug.keras")
+    loaded = keras.models.load_model(tmp_path / "aug.keras")
+    for o, r in zip(loaded([img, img[..., :1]]), ref, strict=True):
+        np.testing.assert_array_equal(keras.ops.convert_to_numpy(o), r)
+    assert loaded.layers[-1].get_config()["crop_size"] == (6, 6) or list(
+        loaded.layers[-1].get_config()["crop_size"]) == [6, 6]
+    aug = P.PairedAugment(crop_size=(6, 6), pad=1, seed=0)
+    fn = tf.function(lambda x, y: aug([x, y], training=True), jit_compile=True)
+    x_out, y_out = fn(img, img[..., :1] * 3.0)
+    np.testing.assert_allclose(y_out.numpy(), x_out.numpy()[..., :1] * 3.0, rtol=1e-6)
+
+
+# --------------------------------------------------------------------------------------- text
+def reference_standardize(text):
+    """The documented rules, written with Python's `re` (lookarounds instead of two passes)."""
+    s = text.lower()
+    s = re.sub(r"['\u2019]", "", s)
+    s = re.sub(r"[^\w\s.%]|_", " ", s)
+    s = re.sub(r"(?<!\d)\.|\.(?!\d)", " ", s)
+    return " ".join(s.split())
+
+
+TEXTS = [
+    "Pt. has BP 120/80, temp 37.5C! SpO2 95% on room-air.",
+    "A red circle, left of a BLUE square...",
+    "Patient's notes: dose 2.5mg (x3) -- stable; 1.2.3 ok",
+    ".5 or 5. or a.b or 3..4",
+    "Café crème: naïve résumé",
+    "tabs\tand\nnewlines  and __under_scores__",
+]
+
+
+def test_standardize_caption_examples_and_reference():
+    got = [s.decode() for s in P.standardize_caption(tf.constant(TEXTS)).numpy()]
+    assert got[0] == "pt has bp 120 80 temp 37.5c spo2 95% on room air"
+    assert got[1] == "a red circle left of a blue square"
+    assert got[2] == "patients notes dose 2.5mg x3 stable 1.2.3 ok"
+    assert got == [reference_standardize(t) for t in TEXTS]
+
+
+def test_make_text_vectorizer_vocabulary_and_round_trip(tmp_path):
+    corpus = ["A red circle.", "a blue square", "Red square, red circle!", "green 2.5 triangle"]
+    vec = P.make_text_vectorizer(corpus, sequence_length=6)
+    counts = Counter(tok for t in corpus for tok in reference_standardize(t).split())
+    ranked = [tok for tok, _ in sorted(counts.items(), key=lambda kv: (kv[1], kv[0]),
+                                       reverse=True)]
+    vocab = vec.get_vocabulary()
+    assert vocab[:2] == ["", "[UNK]"]
+    assert vocab[2:] == ranked
+    ids = vec(["red circle purple"]).numpy()
+    np.testing.assert_array_equal(ids[0], [vocab.index("red"), vocab.index("circle"), 1, 0, 0, 0])
+    capped = P.make_text_vectorizer(corpus, max_tokens=4)
+    assert capped.get_vocabulary() == ["", "[UNK]", *ranked[:2]]
+    multi = P.make_text_vectorizer(corpus, output_mode="multi_hot")
+    assert multi.get_vocabulary() == vocab[1:]  # no padding index in multi-hot mode
+    hot = multi(["red red blue"]).numpy()[0]
+    np.testing.assert_array_equal(np.flatnonzero(hot), sorted([vocab.index("red") - 1,
+                                                               vocab.index("blue") - 1]))
+    inp = keras.Input((), dtype="string")
+    model = keras.Model(inp, vec(inp))
+    model.save(tmp_path / "vec.keras")
+    loaded = keras.models.load_model(tmp_path / "vec.keras")
+    texts = tf.constant(["Blue circle, 2.5!", "unknown words here"])
+    np.testing.assert_array_equal(loaded(texts), model(texts))
+    with pytest.raises(ValueError, match="corpus must be a collection of texts"):
+        P.make_text_vectorizer("just one string")
+    with pytest.raises(ValueError, match="corpus must contain at least one text"):
+        P.make_text_vectorizer([])
+    with pytest.raises(ValueError, match="max_tokens must be an integer >= 3, got 2"):
+        P.make_text_vectorizer(corpus, max_tokens=2)
+
+
+# -------------------------------------------------------------------------------------- audio
+def numpy_mel_matrix(n_mels, n_bins, sample_rate, fmin, fmax):
+    """Triangular filters on the HTK mel scale, built from the formula (DC bin excluded)."""
+    def hz_to_mel(f):
+        return 1127.0 * np.log1p(np.asarray(f) / 700.0)
+
+    mel_of_bins = hz_to_mel(np.linspace(0.0, sample_rate / 2.0, n_bins))
+    edges = np.linspace(hz_to_mel(fmin), hz_to_mel(fmax), n_mels + 2)
+    w = np.zeros((n_bins, n_mels))
+    for m in range(n_mels):
+        lo, centre, hi = edges[m:m + 3]
+        rising = (mel_of_bins - lo) / (centre - lo)
+        falling = (hi - mel_of_bins) / (hi - centre)
+        w[:, m] = np.maximum(0.0, np.minimum(rising, falling))
+    w[0] = 0.0
+    return w
+
+
+def numpy_log_mel(x, sample_rate, frame_length, frame_step, fft_length, n_mels, fmin, fmax,
+                  power=2.0, offset=1e-6):
+    n_frames = 1 + (x.shape[1] - frame_length) // frame_step
+    idx = np.arange(frame_length)[None, :] + frame_step * np.arange(n_frames)[:, None]
+    window = 0.5 - 0.5 * np.cos(2 * np.pi * np.arange(frame_length) / frame_length)  # periodic
+    spec = np.abs(np.fft.rfft(x[:, idx].astype(np.float64) * window, n=fft_length)) ** power
+    mel = spec @ numpy_mel_matrix(n_mels, fft_length // 2 + 1, sample_rate, fmin, fmax)
+    return np.log(mel + offset)
+
+
+def test_log_mel_spectrogram_against_numpy():
+    sr, n = 8000, 4000
+    t = np.arange(n) / sr
+    rng = np.random.default_rng(4)
+    x = np.stack([np.sin(2 * np.pi * 440 * t) + 0.1 * rng.normal(size=n),
+                  np.sin(2 * np.pi * 1500 * t) * np.linspace(0, 1, n) + 0.05 * rng.normal(size=n)])
+    x = x.astype("float32")
+    layer = P.LogMelSpectrogram(sr, frame_length=200, frame_step=80, n_mels=24, fmin=50.0,
+                                fmax=3800.0)
+    assert layer.fft_length == 256
+    np.testing.assert_allclose(keras.ops.convert_to_numpy(layer.mel_matrix),
+                               numpy_mel_matrix(24, 129, sr, 50.0, 3800.0), atol=1e-5)
+    out = keras.ops.convert_to_numpy(layer(x))
+    assert out.shape == (2, layer.n_frames(n), 24) == (2, 1 + (n - 200) // 80, 24)
+    ref = numpy_log_mel(x, sr, 200, 80, 256, 24, 50.0, 3800.0)
+    np.testing.assert_allclose(out, ref, atol=2e-3)
+    magnitude = P.LogMelSpectrogram(sr, 200, 80, fft_length=512, n_mels=10, power=1.0)
+    ref = numpy_log_mel(x, sr, 200, 80, 512, 10, 0.0, sr / 2, power=1.0)
+    np.testing.assert_allclose(magnitude(x), ref, atol=2e-3)
+
+
+def test_log_mel_spectrogram_in_model_xla_and_errors(tmp_path):
+    x = np.random.default_rng(5).normal(size=(3, 1000)).astype("float32")
+    inp = keras.Input((1000,))
+    model = keras.Model(inp, P.LogMelSpectrogram(8000, 160, 80, n_mels=12, name="logmel")(inp))
+    assert model.output_shape == (None, 1 + (1000 - 160) // 80, 12)
+    ref = keras.ops.convert_to_numpy(model(x))
+    model.save(tmp_path / "lm.keras")
+    loaded = keras.models.load_model(tmp_path / "lm.keras")
+    np.testing.assert_array_equal(keras.ops.convert_to_numpy(loaded(x)), ref)
+    jit = tf.function(lambda w: model(w), jit_compile=True)
+    np.testing.assert_allclose(jit(x), ref, atol=1e-4)
+    with pytest.raises(ValueError, match="needs at least frame_length=160 samples, got 100"):
+        model.get_layer("logmel")(x[:, :100])
+    with pytest.raises(ValueError, match=r"waveforms of shape \(batch, n_samples\)"):
+        P.LogMelSpectrogram(8000, 160, 80)(x[0])
+    with pytest.raises(ValueError, match=r"fmax must be a number in \[0.0, 4000.0\]"):
+        P.LogMelSpectrogram(8000, fmax=5000.0)
+    with pytest.raises(ValueError, match="fft_length must be an integer >= 400"):
+        P.LogMelSpectrogram(16000, 400, fft_length=256)
+    with pytest.raises(ValueError, match=r"fmin must be a number in \[0.0, 100.0\)"):
+        P.LogMelSpectrogram(8000, fmin=200.0, fmax=100.0)
+
+
+# ------------------------------------------------------------------------------------- tables
+@pytest.fixture
+def clinic():
+    return pd.DataFrame({
+        "age": [30.0, np.nan, 50.0, 41.0, 62.0, np.nan],
+        "bp": [120.0, 135.0, 110.0, 150.0, 128.0, 140.0],
+        "const": [1.0] * 6,
+        "sex": ["m", "f", None, "f", "m", "f"],
+        "site": ["b", "a", "a", np.nan, "c", "a"],
+    })
+
+
+def test_tabular_preprocessor_against_pandas(clinic):
+    tp = P.TabularPreprocessor().fit(clinic)
+    out = tp.transform(clinic)
+    num, cat = ["age", "bp", "const"], ["sex", "site"]
+    assert tp.numeric_columns_ == num and tp.categorical_columns_ == cat
+    mean, std = clinic[num].mean(), clinic[num].std(ddof=0).replace(0.0, 1.0)
+    np.testing.assert_allclose(tp.mean_, mean.to_numpy())
+    np.testing.assert_allclose(tp.scale_, std.to_numpy())
+    expected = [((clinic[num] - mean) / std).fillna(0.0),
+                clinic[num].isna().astype(float)]
+    expected += [pd.get_dummies(clinic[c], dummy_na=True).astype(float) for c in cat]
+    expected = pd.concat(expected, axis=1).to_numpy()
+    assert out.dtype == np.float32 and out.shape == expected.shape == (6, tp.n_features_out_)
+    np.testing.assert_allclose(out, expected, rtol=1e-6, atol=1e-6)
+    assert list(tp.get_feature_names_out()) == [
+        "age", "bp", "const", "age__missing", "bp__missing", "const__missing",
+        "sex=f", "sex=m", "sex=__missing__", "site=a", "site=b", "site=c", "site=__missing__"]
+    # new rows: unseen category -> all zeros in its block, missing numbers -> 0 plus indicator
+    new = pd.DataFrame({"age": [np.nan], "bp": [100.0], "const": [1.0], "sex": ["x"],
+                        "site": [None]})
+    row = tp.transform(new)[0]
+    np.testing.assert_allclose(row[:6], [0.0, (100.0 - mean["bp"]) / std["bp"], 0.0, 1, 0, 0],
+                               rtol=1e-6)
+    np.testing.assert_array_equal(row[6:], [0, 0, 0, 0, 0, 0, 1])
+
+
+def test_tabular_preprocessor_modes_and_arrays(clinic):
+    only = P.TabularPreprocessor(indicators="missing-only").fit(clinic)
+    assert only.indicator_columns_ == ["age"]
+    none = P.TabularPreprocessor(indicators="none").fit(clinic)
+    assert "sex=__missing__" not in none.get_feature_names_out()
+    assert none.transform(clinic).shape == (6, 3 + 2 + 3)
+    arr = clinic[["age", "bp"]].to_numpy()
+    tp = P.TabularPreprocessor().fit(arr)
+    ref = (arr - np.nanmean(arr, 0)) / np.nanstd(arr, 0)
+    np.testing.assert_allclose(tp.transform(arr)[:, :2], np.nan_to_num(ref), rtol=1e-6)
+    np.testing.assert_array_equal(tp.transform(arr)[:, 2:], np.isnan(arr))
+    explicit = P.TabularPreprocessor(numeric=["bp"], categorical=["site"]).fit(clinic)
+    assert explicit.get_feature_names_out().tolist() == [
+        "bp", "bp__missing", "site=a", "site=b", "site=c", "site=__missing__"]
+    np.testing.assert_allclose(P.TabularPreprocessor().fit_transform(clinic),
+                               P.TabularPreprocessor().fit(clinic).transform(clinic))
+
+
+def test_tabular_preprocessor_errors(clinic):
+    with pytest.raises(ValueError, match="not fitted yet"):
+        P.TabularPreprocessor().transform(clinic)
+    with pytest.raises(ValueError, match=r"numeric names columns \['weight'\]"):
+        P.TabularPreprocessor(numeric=["weight"]).fit(clinic)
+    with pytest.raises(ValueError, match="both numeric and categorical"):
+        P.TabularPreprocessor(numeric=["age"], categorical=["age", "sex"]).fit(clinic)
+    with pytest.raises(ValueError, match="numeric column 'sex' holds non-numeric values"):
+        P.TabularPreprocessor(numeric=["sex"], categorical=[]).fit(clinic)
+    tp = P.TabularPreprocessor().fit(clinic)
+    with pytest.raises(ValueError, match=r"X lacks the fitted columns \['site'\]"):
+        tp.transform(clinic.drop(columns="site"))
+    arr_tp = P.TabularPreprocessor().fit(np.zeros((3, 2)))
+    with pytest.raises(ValueError, match="X has 3 columns, but the preprocessor was fitted on 2"):
+        arr_tp.transform(np.zeros((3, 3)))
+    with pytest.raises(ValueError, match="indicators must be one of"):
+        P.TabularPreprocessor(indicators="some")
+    with pytest.raises(ValueError, match=r"X must be a 2-D array or a DataFrame"):
+        P.TabularPreprocessor().fit(np.zeros(3))
