@@ -1,0 +1,753 @@
+"""mmlib.train: ModalityDropout, OGM-GE, Gradient-Blending, multi-task weighting, model builder.
+
+Every numerical check compares against an independent NumPy / hand-written reference.
+"""
+
+from __future__ import annotations
+
+import itertools
+import types
+
+import keras
+import numpy as np
+import pytest
+import tensorflow as tf
+from sklearn.linear_model import LogisticRegression
+from tensorflow.python.framework import config as tf_config
+
+from mmlib.train import (
+    ModalityDropout,
+    MultiTaskModel,
+    OGMGELogger,
+    OGMGEModel,
+    UncertaintyWeighting,
+    build_fusion_model,
+    compile_blended,
+    estimate_blending_weights,
+    gradient_blending_weights,
+    head_losses,
+    multitask_heads,
+    ogm_ge_coefficients,
+)
+
+
+@pytest.fixture
+def deterministic_ops():
+    """Op determinism for the training comparisons; restored afterwards (it is process-global)."""
+    was_enabled = tf_config.is_op_determinism_enabled()
+    tf.config.experimental.enable_op_determinism()
+    yield
+    if not was_enabled:
+        tf_config.disable_op_determinism()
+
+
+def _np(x):
+    return keras.ops.convert_to_numpy(x)
+
+
+# ==============================================================================================
+# ModalityDropout
+# ==============================================================================================
+def test_modality_dropout_structure_shapes_and_dtypes():
+    rng = np.random.default_rng(0)
+    a = rng.normal(size=(6, 3)).astype("float32")
+    b = rng.normal(size=(6, 2, 4)).astype("float32")
+    tok = rng.integers(1, 9, size=(6, 5)).astype("int32")
+    layer = ModalityDropout(0.5, seed=3)
+    out, mask = layer([a, b, tok], training=True)
+    assert isinstance(out, list) and len(out) == 3
+    assert [tuple(o.shape) for o in out] == [(6, 3), (6, 2, 4), (6, 5)]
+    assert keras.backend.standardize_dtype(out[2].dtype) == "int32"
+    assert tuple(mask.shape) == (6, 3)
+    # dict inputs: same dict back, mask columns in sorted key order
+    layer = ModalityDropout(0.5, seed=3)
+    out, mask = layer({"video": b, "audio": a}, training=True)
+    assert set(out) == {"audio", "video"} and layer.modality_names == ("audio", "video")
+    m = _np(mask)
+    for col, key, x in [(0, "audio", a), (1, "video", b)]:
+        kept = m[:, col].reshape((-1,) + (1,) * (x.ndim - 1))
+        np.testing.assert_array_equal(_np(out[key]), x * kept)
+
+
+def test_modality_dropout_drops_whole_modalities_at_rate_p():
+    n, p = 20000, 0.3
+    rng = np.random.default_rng(1)
+    xs = [rng.normal(size=(n, d)).astype("float32") + 5.0 for d in (2, 3, 4)]  # never 0
+    layer = ModalityDropout(p, keep_at_least_one=False, seed=7)
+    out, mask = layer(xs, training=True)
+    m = _np(mask)
+    assert set(np.unique(m)) <= {0.0, 1.0}
+    for i, (x, o) in enumerate(zip(xs, out, strict=True)):
+        o = _np(o)
+        zero_rows = np.all(o == 0.0, axis=1)
+        same_rows = np.all(o == x, axis=1)
+        assert np.all(zero_rows | same_rows)  # a modality is dropped entirely or not at all
+        np.testing.assert_array_equal(zero_rows, m[:, i] == 0.0)
+        # binomial: std of the rate is sqrt(p(1-p)/n) = 0.0032; allow ~5 sigma
+        assert abs(zero_rows.mean() - p) < 0.016
+    # independence between modalities: P(both 0 and 1 dropped) ≈ p²
+    assert abs(np.mean((m[:, 0] == 0) & (m[:, 1] == 0)) - p * p) < 0.01
+    # some samples lost all three modalities (p³ = 2.7 %) when the option is off
+    assert np.mean(m.sum(axis=1) == 0) > 0.015
+
+
+def test_modality_dropout_never_drops_all_and_rate_matches_enumeration():
+    n, p, m_mod = 20000, 0.6, 3
+    xs = [np.ones((n, 2), "float32") for _ in range(m_mod)]
+    out, mask = ModalityDropout(p, keep_at_least_one=True, seed=11)(xs, training=True)
+    m = _np(mask)
+    assert np.all(m.sum(axis=1) >= 1)
+    # brute-force reference: enumerate the 2^M drop patterns; an all-dropped pattern gets one
+    # modality back, uniformly, so modality i stays dropped with probability (M-1)/M there
+    expected = np.zeros(m_mod)
+    for pattern in itertools.product([0, 1], repeat=m_mod):  # 1 = dropped
+        prob = np.prod([p if d else 1 - p for d in pattern])
+        if all(pattern):
+            expected += prob * (m_mod - 1) / m_mod
+        else:
+            expected += prob * np.array(pattern)
+    np.testing.assert_allclose((m == 0).mean(axis=0), expected, atol=0.016)
+    for i in range(m_mod):
+        np.testing.assert_array_equal(_np(out[i])[:, 0], m[:, i])
+
+
+def test_modality_dropout_honours_presence_mask():
+    n = 4000
+    xs = [np.full((n, 2), 3.0, "float32") for _ in range(3)]
+    rng = np.random.default_rng(2)
+    present = rng.random((n, 3)) < 0.7
+    present[:50] = False  # samples with nothing present stay empty
+    xs[1][~present[:, 1]] = np.nan  # whatever sits in a missing slot must not leak through
+    out, mask = ModalityDropout(0.5, seed=5)(xs, modality_mask=present, training=True)
+    m = _np(mask)
+    assert np.all(m[~present] == 0.0)  # a missing modality is never "kept"
+    has_any = present.any(axis=1)
+    assert np.all(m[has_any].sum(axis=1) >= 1)  # rescue picks a present modality
+    assert np.all(m[~has_any] == 0.0)
+    # at inference: missing modalities are zeroed, present ones pass unchanged
+    out, mask = ModalityDropout(0.5, seed=5)(xs, modality_mask=present.astype("float32"))
+    np.testing.assert_array_equal(_np(mask), present.astype("float32"))
+    for i in range(3):
+        np.testing.assert_array_equal(_np(out[i])[:, 0], np.where(present[:, i], 3.0, 0.0))
+
+
+def test_modality_dropout_is_identity_at_inference_and_seeded():
+    rng = np.random.default_rng(3)
+    xs = [rng.normal(size=(64, 4)).astype("float32") for _ in range(2)]
+    layer = ModalityDropout(0.9, seed=1)
+    for training in (False, None):
+        out, mask = layer(xs, training=training)
+        for x, o in zip(xs, out, strict=True):
+            np.testing.assert_array_equal(_np(o), x)
+        np.testing.assert_array_equal(_np(mask), np.ones((64, 2)))
+    m1 = _np(ModalityDropout(0.5, seed=4)(xs, training=True)[1])
+    m2 = _np(ModalityDropout(0.5, seed=4)(xs, training=True)[1])
+    m3 = _np(ModalityDropout(0.5, seed=5)(xs, training=True)[1])
+    np.testing.assert_array_equal(m1, m2)
+    assert not np.array_equal(m1, m3)
+    # p = 0 never drops
+    _, m0 = ModalityDropout(0.0)(xs, training=True)
+    np.testing.assert_array_equal(_np(m0), np.ones((64, 2)))
+
+
+def test_modality_dropout_in_tf_function_with_xla():
+    layer = ModalityDropout(0.5, seed=2)
+    xs = [tf.ones((256, 3)), tf.ones((256, 5))]
+
+    @tf.function(jit_compile=True)
+    def step(a, b):
+        (oa, ob), mask = layer([a, b], training=True)
+        return oa, ob, mask
+
+    oa, ob, mask = (_np(t) for t in step(*xs))
+    np.testing.assert_array_equal(oa[:, 0], mask[:, 0])
+    np.testing.assert_array_equal(ob[:, 0], mask[:, 1])
+    assert 0 < mask.mean() < 1 and np.all(mask.sum(axis=1) >= 1)
+
+
+def test_modality_dropout_save_load_round_trip(tmp_path):
+    ia, ib = keras.Input((3,), name="a"), keras.Input((2,), name="b")
+    (da, db), mask = ModalityDropout(0.4, keep_at_least_one=False, seed=9, name="md")([ia, ib])
+    out = keras.layers.Dense(2)(keras.layers.Concatenate()([da, db, mask]))
+    model = keras.Model({"a": ia, "b": ib}, out)
+    x = {"a": np.random.default_rng(0).normal(size=(5, 3)).astype("float32"),
+         "b": np.random.default_rng(1).normal(size=(5, 2)).astype("float32")}
+    path = tmp_path / "md.keras"
+    model.save(path)
+    loaded = keras.models.load_model(path)
+    np.testing.assert_array_equal(_np(loaded(x)), _np(model(x)))
+    layer = loaded.get_layer("md")
+    assert isinstance(layer, ModalityDropout)
+    assert (layer.p, layer.keep_at_least_one, layer.seed) == (0.4, False, 9)
+
+
+def test_modality_dropout_errors():
+    for bad in (1.0, -0.1, 1.5):
+        with pytest.raises(ValueError, match=r"p must be a number in \[0.0, 1.0\)"):
+            ModalityDropout(bad)
+    layer = ModalityDropout(0.2)
+    with pytest.raises(ValueError, match="same batch size"):
+        layer([np.ones((4, 2), "float32"), np.ones((5, 2), "float32")])
+    layer([np.ones((4, 2), "float32"), np.ones((4, 3), "float32")])
+    with pytest.raises(ValueError, match="built for 2 modalities, got 3"):
+        layer([np.ones((4, 2), "float32")] * 3)
+    with pytest.raises(ValueError, match=r"modality_mask must have shape \(batch, 2\)"):
+        layer([np.ones((4, 2), "float32")] * 2, modality_mask=np.ones((4, 3)))
+    with pytest.raises(ValueError, match="modality_mask has batch size 5"):
+        layer([np.ones((4, 2), "float32")] * 2, modality_mask=np.ones((5, 2)))
+    with pytest.raises(ValueError, match="at least one modality"):
+        ModalityDropout(0.2)([])
+    with pytest.raises(ValueError, match="list or dict of modality tensors"):
+        ModalityDropout(0.2)(np.ones((4, 2), "float32"))
+    dict_layer = ModalityDropout(0.2)
+    dict_layer({"a": np.ones((2, 1)), "b": np.ones((2, 1))})
+    with pytest.raises(ValueError, match=r"built for modalities \['a', 'b'\]"):
+        dict_layer({"a": np.ones((2, 1)), "c": np.ones((2, 1))})
+
+
+# ==============================================================================================
+# OGM-GE
+# ==============================================================================================
+def _np_ogm(scores, alpha, rule):
+    """Reference: ρ_m = s_m / mean_{j≠m} s_j (paper: ρ_a = s_a / s_v); Eq. 10 or shifted rule."""
+    scores = np.asarray(scores, dtype=np.float64)
+    rho = np.array([s / np.mean(np.delete(scores, i)) for i, s in enumerate(scores)])
+    if rule == "paper":
+        k = np.where(rho > 1, 1 - np.tanh(alpha * rho), 1.0)
+    else:
+        k = 1 - np.tanh(alpha * np.maximum(rho - 1, 0.0))
+    return rho, k
+
+
+@pytest.mark.parametrize("rule", ["paper", "shifted"])
+def test_ogm_ge_coefficients_match_numpy(rule):
+    rng = np.random.default_rng(0)
+    for m in (2, 3):
+        for _ in range(5):
+            scores = rng.uniform(0.5, 30.0, size=m)
+            alpha = float(rng.uniform(0.1, 2.0))
+            rho, k = ogm_ge_coefficients(scores, alpha, rule=rule)
+            rho_ref, k_ref = _np_ogm(scores, alpha, rule)
+            np.testing.assert_allclose(_np(rho), rho_ref, rtol=1e-5)
+            np.testing.assert_allclose(_np(k), k_ref, rtol=1e-5, atol=1e-6)
+    # two modalities: exactly the paper's ρ_a = s_a/s_v, ρ_v = 1/ρ_a; only the dominant is slowed
+    rho, k = ogm_ge_coefficients([30.0, 10.0], 0.5)
+    np.testing.assert_allclose(_np(rho), [3.0, 1 / 3.0], rtol=1e-6)
+    np.testing.assert_allclose(_np(k), [1 - np.tanh(1.5), 1.0], rtol=1e-6)
+    with pytest.raises(ValueError, match="alpha must be a number"):
+        ogm_ge_coefficients([1.0, 2.0], 0.0)
+    with pytest.raises(ValueError, match="rule must be one of"):
+        ogm_ge_coefficients([1.0, 2.0], 0.5, rule="linear")
+    with pytest.raises(ValueError, match="one score per modality"):
+        ogm_ge_coefficients([1.0], 0.5)
+
+
+def _linear_ogm(num_classes=3, fusion="concat", units=(6, 4), **kwargs):
+    encoders = {"a": keras.layers.Dense(units[0], name="enc_a"),
+                "b": keras.layers.Dense(units[1], name="enc_b")}
+    return OGMGEModel(encoders, num_classes, fusion=fusion, **kwargs)
+
+
+@pytest.mark.parametrize("fusion", ["concat", "sum"])
+def test_ogm_model_branch_logits_decompose_fused_logits(fusion):
+    rng = np.random.default_rng(0)
+    x = {"a": rng.normal(size=(7, 5)).astype("float32"),
+         "b": rng.normal(size=(7, 3)).astype("float32")}
+    model = _linear_ogm(fusion=fusion)
+    logits = _np(model(x))
+    assert logits.shape == (7, 3)
+    branches = {k: _np(v) for k, v in model.modality_logits(x).items()}
+    np.testing.assert_allclose(branches["a"] + branches["b"], logits, rtol=1e-5, atol=1e-5)
+    # reference for the paper's concat decomposition: out_a = h_a W[:d_a] + b/2
+    h = [_np(f) for f in model.modality_features(x)]
+    if fusion == "concat":
+        w, b = _np(model.heads[0].kernel), _np(model.heads[0].bias)
+        np.testing.assert_allclose(branches["a"], h[0] @ w[:6] + b / 2, rtol=1e-5, atol=1e-5)
+        np.testing.assert_allclose(branches["b"], h[1] @ w[6:] + b / 2, rtol=1e-5, atol=1e-5)
+    # a list input in encoder order gives the same logits
+    np.testing.assert_allclose(_np(model([x["a"], x["b"]])), logits, rtol=1e-6)
+
+
+def _reference_grads(model, x, y):
+    """Independent forward pass (linear encoders, concat head, mean CE) and its gradients."""
+    ka, ba = model.encoders[0].kernel, model.encoders[0].bias
+    kb, bb = model.encoders[1].kernel, model.encoders[1].bias
+    w, b = model.heads[0].kernel, model.heads[0].bias
+    variables = [ka, ba, kb, bb, w, b]
+    values = [tf.constant(_np(v)) for v in variables]
+    with tf.GradientTape() as tape:
+        tape.watch(values)
+        ka_, ba_, kb_, bb_, w_, b_ = values
+        ha = x["a"] @ ka_ + ba_
+        hb = x["b"] @ kb_ + bb_
+        logits = tf.concat([ha, hb], axis=1) @ w_ + b_
+        loss = tf.reduce_mean(tf.nn.sparse_softmax_cross_entropy_with_logits(y, logits))
+    grads = [_np(g) for g in tape.gradient(loss, values)]
+    # per-modality scores s_m = Σ_i softmax(h_m W_m + b/2)[y_i], in NumPy
+    da = ha.shape[1]
+    scores = []
+    for hm, wm in ((_np(ha), _np(w_)[:da]), (_np(hb), _np(w_)[da:])):
+        z = hm @ wm + _np(b_) / 2
+        p = np.exp(z - z.max(1, keepdims=True))
+        p /= p.sum(1, keepdims=True)
+        scores.append(p[np.arange(len(y)), y].sum())
+    return variables, [_np(v) for v in variables], grads, np.array(scores)
+
+
+def _one_ogm_step(model, x, y):
+    model.compile(optimizer=keras.optimizers.SGD(learning_rate=1.0),
+                  loss=keras.losses.SparseCategoricalCrossentropy(from_logits=True))
+    model(x)  # build
+    variables, before, grads, scores = _reference_grads(model, x, y)
+    logs = model.train_on_batch(x, y, return_dict=True)
+    steps = [b - _np(v) for v, b in zip(variables, before, strict=True)]  # = applied gradient
+    return logs, steps, grads, scores
+
+
+def _dominated_linear_ogm(x, modulate, alpha, **kwargs):
+    """Linear OGM model whose fixed start weights make modality a clearly dominant."""
+    model = _linear_ogm(alpha=alpha, ge=False, modulate=modulate, seed=0, **kwargs)
+    model(x)
+    rng = np.random.default_rng(7)
+    ka = np.zeros((5, 6), "float32")
+    ka[:3, :3] = np.eye(3)  # the a-features carry the class signal of x_a ...
+    w = np.zeros((10, 3), "float32")
+    w[:3, :3] = 2 * np.eye(3)  # ... and the head reads it; b contributes a little noise
+    w[6:] = rng.normal(scale=0.1, size=(4, 3))
+    values = {"enc_a": (ka, rng.normal(scale=0.1, size=6)),
+              "enc_b": (rng.normal(scale=0.3, size=(3, 4)), rng.normal(scale=0.1, size=4))}
+    for enc in model.encoders:
+        enc.kernel.assign(values[enc.name][0].astype("float32"))
+        enc.bias.assign(values[enc.name][1].astype("float32"))
+    model.heads[0].kernel.assign(w)
+    model.heads[0].bias.assign(rng.normal(scale=0.1, size=3).astype("float32"))
+    return model
+
+
+def test_ogm_train_step_scales_dominant_encoder_gradients_exactly():
+    rng = np.random.default_rng(1)
+    n = 64
+    y = rng.integers(0, 3, n).astype("int32")
+    xa = rng.normal(size=(n, 5)).astype("float32")
+    xa[np.arange(n), y] += 3.0
+    x = {"a": xa, "b": rng.normal(size=(n, 3)).astype("float32")}
+    alpha = 0.7
+    logs, steps, grads, scores = _one_ogm_step(_dominated_linear_ogm(x, True, alpha), x, y)
+    rho, k = _np_ogm(scores, alpha, "paper")
+    assert rho[0] > 1 and k[0] < 0.9 and k[1] == 1.0
+    np.testing.assert_allclose(float(logs["coef_a_step"]), k[0], rtol=1e-5)
+    np.testing.assert_allclose(float(logs["ratio_a_step"]), rho[0], rtol=1e-5)
+    coeff = [k[0], k[0], k[1], k[1], 1.0, 1.0]  # enc_a kernel/bias, enc_b kernel/bias, head
+    for step, g, c in zip(steps, grads, coeff, strict=True):
+        np.testing.assert_allclose(step, c * g, rtol=1e-4, atol=1e-6)
+    # modulate=False (plain joint training): the same state gets the plain gradient everywhere;
+    # so does a step outside the modulation window (optimizer step 0, window starts at step 1)
+    for kwargs in ({"modulate": False}, {"modulate": True, "modulation_steps": (1, None)}):
+        model = _dominated_linear_ogm(x, alpha=alpha, **kwargs)
+        logs, steps, grads, _ = _one_ogm_step(model, x, y)
+        np.testing.assert_allclose(float(logs["coef_a_step"]), k[0], rtol=1e-5)  # still logged
+        for step, g in zip(steps, grads, strict=True):
+            np.testing.assert_allclose(step, g, rtol=1e-4, atol=1e-6)
+
+
+def test_ogm_ge_noise_has_the_gradients_own_std():
+    rng = np.random.default_rng(2)
+    n = 128
+    y = rng.integers(0, 3, n).astype("int32")
+    x = {"a": rng.normal(size=(n, 64)).astype("float32"),
+         "b": rng.normal(size=(n, 48)).astype("float32")}
+    x["a"][np.arange(n), y] += 2.0
+    model = _linear_ogm(alpha=0.5, ge=True, seed=3, units=(32, 32))
+    logs, steps, grads, scores = _one_ogm_step(model, x, y)
+    _, k = _np_ogm(scores, 0.5, "paper")
+    coeff = [k[0], k[0], k[1], k[1]]
+    for step, g, c in zip(steps[:4], grads[:4], coeff, strict=True):
+        noise = step - c * g
+        if g.size >= 1000:  # kernels (2048 and 1536 entries): sample std within a few %
+            assert abs(noise.std() / g.std() - 1.0) < 0.1
+            assert abs(noise.mean()) < 0.15 * g.std()
+    for step, g in zip(steps[4:], grads[4:], strict=True):  # the head gets no noise
+        np.testing.assert_allclose(step, g, rtol=1e-4, atol=1e-6)
+
+
+def test_ogm_logger_and_history_record_coefficients():
+    rng = np.random.default_rng(4)
+    n = 96
+    y = rng.integers(0, 3, n)
+    x = {"a": rng.normal(size=(n, 5)).astype("float32"),
+         "b": rng.normal(size=(n, 3)).astype("float32")}
+    model = _linear_ogm(alpha=0.3, seed=1)
+    model.compile(optimizer=keras.optimizers.SGD(0.05, momentum=0.9),
+                  loss=keras.losses.SparseCategoricalCrossentropy(from_logits=True),
+                  metrics=["accuracy"], jit_compile=True)  # the custom train_step runs in XLA
+    logger = OGMGELogger()
+    hist = model.fit(x, y, epochs=2, batch_size=32, verbose=0, callbacks=[logger],
+                     validation_data=(x, y))
+    assert set(logger.history) == {"coef_a", "coef_b", "ratio_a", "ratio_b"}
+    for key in logger.history:
+        assert len(logger.history[key]) == 2 * 3  # 2 epochs x 3 steps
+    ca, cb = np.array(logger.history["coef_a"]), np.array(logger.history["coef_b"])
+    ra, rb = np.array(logger.history["ratio_a"]), np.array(logger.history["ratio_b"])
+    np.testing.assert_allclose(ra * rb, 1.0, rtol=1e-4)  # two modalities: ρ_v = 1/ρ_a
+    np.testing.assert_allclose(ca, np.where(ra > 1, 1 - np.tanh(0.3 * ra), 1.0), rtol=1e-5)
+    np.testing.assert_allclose(cb, np.where(rb > 1, 1 - np.tanh(0.3 * rb), 1.0), rtol=1e-5)
+    # History holds the epoch means; validation logs carry no coefficients
+    np.testing.assert_allclose(hist.history["coef_a"][-1], ca[3:].mean(), rtol=1e-5)
+    assert "val_coef_a" not in hist.history and "val_accuracy" in hist.history
+
+
+def test_ogm_model_save_load_and_errors(tmp_path):
+    rng = np.random.default_rng(5)
+    x = {"a": rng.normal(size=(4, 5)).astype("float32"),
+         "b": rng.normal(size=(4, 3)).astype("float32")}
+    encoders = {"a": keras.Sequential([keras.layers.Dense(4, activation="relu")]),
+                "b": keras.Sequential([keras.layers.Dense(3, activation="relu")])}
+    model = OGMGEModel(encoders, 3, fusion="sum", alpha=0.25, ge=False, rule="shifted", seed=2,
+                       modulation_steps=(0, 100))
+    out = _np(model(x))
+    path = tmp_path / "ogm.keras"
+    model.save(path)
+    loaded = keras.models.load_model(path)
+    np.testing.assert_array_equal(_np(loaded(x)), out)
+    assert (loaded.alpha, loaded.ge, loaded.fusion, loaded.rule) == (0.25, False, "sum",
+                                                                      "shifted")
+    assert loaded.modulation_steps == [0, 100]
+    with pytest.raises(ValueError, match="at least 2 modalities"):
+        OGMGEModel({"a": keras.layers.Dense(2)}, 3)
+    with pytest.raises(ValueError, match="alpha must be a number"):
+        _linear_ogm(alpha=-1.0)
+    with pytest.raises(ValueError, match="fusion must be one of"):
+        _linear_ogm(fusion="film")
+    with pytest.raises(ValueError, match="num_classes must be an integer >= 2"):
+        _linear_ogm(num_classes=1)
+    with pytest.raises(ValueError, match="modulation_steps must be a pair"):
+        _linear_ogm(modulation_steps=5)
+    with pytest.raises(ValueError, match=r"modulation_steps\[1\] must be an integer >= 10"):
+        _linear_ogm(modulation_steps=(10, 3))
+    with pytest.raises(ValueError, match=r"missing modalities \['b'\]"):
+        model({"a": x["a"]})
+    with pytest.raises(ValueError, match="must hold 2 modalities"):
+        model([x["a"]])
+    with pytest.raises(ValueError, match="same batch size"):
+        model({"a": x["a"], "b": x["b"][:3]})
+
+
+# ---- OGM-GE acceptance: it trains the weaker modality's encoder better ------------------------
+def _imbalanced_problem(seed, n=600, classes=4):
+    """Two modalities of the same 4-class label.
+
+    A (64-d) is clean and easy: class means of norm 6 in random directions, unit noise. B (32-d)
+    is weaker but informative: class means of norm 1.5 (a linear probe on raw B reaches ~0.68).
+    Each encoder squeezes its input into 4 features, so a modality's class information reaches
+    the head only if its encoder is trained -- plain joint training fits A first, the loss
+    collapses and B's encoder stays under-trained.
+    """
+    rng = np.random.default_rng(1000 + seed)
+    mu_a = rng.normal(size=(classes, 64))
+    mu_a *= 6.0 / np.linalg.norm(mu_a, axis=1, keepdims=True)
+    mu_b = rng.normal(size=(classes, 32))
+    mu_b *= 1.5 / np.linalg.norm(mu_b, axis=1, keepdims=True)
+
+    def draw(size):
+        y = rng.integers(0, classes, size)
+        xa = mu_a[y] + rng.normal(size=(size, 64))
+        xb = mu_b[y] + rng.normal(size=(size, 32))
+        return {"a": xa.astype("float32"), "b": xb.astype("float32")}, y
+
+    return draw(n), draw(n)
+
+
+def _train_and_probe(seed, modulate):
+    (x, y), (xt, yt) = _imbalanced_problem(seed)
+    keras.utils.set_random_seed(seed)
+    encoders = {m: keras.Sequential([keras.layers.Dense(16, activation="relu"),
+                                     keras.layers.Dense(4)], name=f"enc_{m}") for m in "ab"}
+    model = OGMGEModel(encoders, 4, alpha=1.0, ge=True, modulate=modulate, seed=seed)
+    model.compile(optimizer=keras.optimizers.SGD(0.01, momentum=0.9),
+                  loss=keras.losses.SparseCategoricalCrossentropy(from_logits=True))
+    hist = model.fit(x, y, epochs=8, batch_size=32, verbose=0)
+    # unimodal probe: a linear classifier on the frozen B-encoder features, scored on test data
+    feats, feats_t = _np(encoders["b"](x["b"])), _np(encoders["b"](xt["b"]))
+    probe = LogisticRegression(max_iter=2000).fit(feats, y)
+    return probe.score(feats_t, yt), float(np.mean(hist.history["ratio_a"]))
+
+
+def test_ogm_ge_raises_weak_modality_probe_accuracy(deterministic_ops):
+    # Measured (this test, seeds 0/1/2; probe accuracy of the B encoder, chance = 0.25):
+    #   plain joint training 0.418 / 0.435 / 0.417,  OGM-GE (alpha=1) 0.562 / 0.503 / 0.510
+    #   gains +0.143 / +0.068 / +0.093, mean +0.10; A dominates: mean ρ_a of plain training 2.6-3.1.
+    gains = []
+    for seed in (0, 1, 2):
+        plain, ratio_a = _train_and_probe(seed, modulate=False)
+        ogm, _ = _train_and_probe(seed, modulate=True)
+        assert ratio_a > 1.5  # modality A dominates measurably under plain training
+        gains.append(ogm - plain)
+    gains = np.array(gains)
+    assert np.sum(gains >= 0.03) >= 2, gains
+    assert gains.mean() >= 0.05, gains
+
+
+# ==============================================================================================
+# Gradient-Blending
+# ==============================================================================================
+def test_gradient_blending_weights_match_numpy_formula():
+    # hand-made losses of three heads (audio, video, fused) at checkpoints N and N+n
+    lt0 = {"audio": 1.20, "video": 1.00, "fused": 0.90}
+    lv0 = {"audio": 1.30, "video": 1.25, "fused": 1.10}
+    lt1 = {"audio": 0.90, "video": 0.40, "fused": 0.50}
+    lv1 = {"audio": 1.05, "video": 1.15, "fused": 0.85}
+    heads = ["audio", "video", "fused"]
+    o0 = np.array([lv0[h] - lt0[h] for h in heads])
+    o1 = np.array([lv1[h] - lt1[h] for h in heads])
+    d_o = o1 - o0
+    d_g = np.array([lv0[h] - lv1[h] for h in heads])
+    ref = (d_g / d_o**2) / np.sum(d_g / d_o**2)
+    w, details = gradient_blending_weights(lt0, lv0, lt1, lv1, return_details=True)
+    np.testing.assert_allclose([w[h] for h in heads], ref, rtol=1e-12)
+    assert abs(sum(w.values()) - 1.0) < 1e-12
+    np.testing.assert_allclose([details["OGR"][h] for h in heads], np.abs(d_o / d_g))
+    # video overfits most for little generalisation -> smallest weight
+    assert min(w, key=w.get) == "video"
+    # sequences in, array out
+    arr = gradient_blending_weights([lt0[h] for h in heads], [lv0[h] for h in heads],
+                                    [lt1[h] for h in heads], [lv1[h] for h in heads])
+    np.testing.assert_allclose(arr, ref, rtol=1e-12)
+    # a head whose validation loss rose gets weight 0
+    lv1_bad = dict(lv1, video=1.40)
+    w2 = gradient_blending_weights(lt0, lv0, lt1, lv1_bad)
+    assert w2["video"] == 0.0 and abs(sum(w2.values()) - 1.0) < 1e-12
+    with pytest.raises(ValueError, match="at least one head"):
+        gradient_blending_weights(lt0, lv0, lt1, {h: 2.0 for h in heads})
+    with pytest.raises(ValueError, match="val_loss_start must have the heads"):
+        gradient_blending_weights(lt0, {"audio": 1.0}, lt1, lv1)
+    with pytest.raises(ValueError, match="one loss per head"):
+        gradient_blending_weights([1.0, 2.0], [1.0], [1.0, 2.0], [1.0, 2.0])
+
+
+def _two_modality_data(seed, n=240):
+    rng = np.random.default_rng(seed)
+    y = rng.integers(0, 3, n)
+    xa = rng.normal(size=(n, 6)).astype("float32")
+    xb = rng.normal(size=(n, 5)).astype("float32")
+    xa[np.arange(n), y] += 2.0
+    xb[np.arange(n), y] += 1.0
+    return {"a": xa, "b": xb}, y
+
+
+def _np_ce(logits, y):
+    z = logits - logits.max(axis=1, keepdims=True)
+    logp = z - np.log(np.exp(z).sum(axis=1, keepdims=True))
+    return float(-logp[np.arange(len(y)), y].mean())
+
+
+def test_estimate_blending_weights_and_blended_loss():
+    x, y = _two_modality_data(0)
+    keras.utils.set_random_seed(0)
+    model = build_fusion_model(
+        {"a": (6,), "b": (5,)},
+        {"a": keras.layers.Dense(8, activation="relu"), "b": keras.layers.Dense(8, "relu")},
+        fusion=keras.layers.Concatenate(), heads={"y": 3}, unimodal_heads=True, seed=0)
+    compile_blended(model, optimizer=keras.optimizers.Adam(0.01))
+    tr = ({k: v[:160] for k, v in x.items()}, y[:160])
+    va = ({k: v[160:] for k, v in x.items()}, y[160:])
+    weights, details = estimate_blending_weights(model, tr, va, warmup_epochs=1, window_epochs=2)
+    assert set(weights) == {"y", "y_a", "y_b"}
+    assert abs(sum(weights.values()) - 1.0) < 1e-9 and min(weights.values()) >= 0.0
+    ref = gradient_blending_weights(*(details["losses"][k] for k in
+                                      ("train_start", "val_start", "train_end", "val_end")))
+    assert weights == ref
+    # head_losses against a NumPy cross-entropy of the predictions
+    losses = head_losses(model, va[0], va[1])
+    pred = model.predict(va[0], verbose=0)
+    for h in weights:
+        assert abs(losses[h] - _np_ce(pred[h], va[1])) < 1e-5
+    # the compiled blended loss is Σ_k w_k L_k
+    compile_blended(model, weights, optimizer="sgd")
+    result = model.evaluate(va[0], {h: va[1] for h in weights}, verbose=0, return_dict=True)
+    expected = sum(weights[h] * losses[h] for h in weights)
+    assert abs(result["loss"] - expected) < 1e-4
+    with pytest.raises(ValueError, match="one entry per model output"):
+        compile_blended(model, {"y": 1.0})
+
+
+# ==============================================================================================
+# Multi-task heads and uncertainty weighting
+# ==============================================================================================
+def _np_uncertainty(losses, log_vars, kinds):
+    factor = np.array([0.5 if k == "regression" else 1.0 for k in kinds])
+    sigma2 = np.exp(log_vars)
+    # regression: 1/(2σ²) L + log σ ; classification: 1/σ² L + log σ ; log σ = ½ log σ²
+    return float(np.sum(factor / sigma2 * losses + np.log(np.sqrt(sigma2))))
+
+
+def test_uncertainty_weighting_matches_numpy_formula():
+    rng = np.random.default_rng(0)
+    kinds = ["regression", "classification", "binary"]
+    layer = UncertaintyWeighting(kinds)
+    layer.build()
+    for _ in range(5):
+        losses = rng.uniform(0.1, 5.0, size=3)
+        log_vars = rng.normal(size=3)
+        layer.log_variances.assign(log_vars.astype("float32"))
+        got = float(_np(layer([tf.constant(v, "float32") for v in losses])))
+        assert abs(got - _np_uncertainty(losses, log_vars, kinds)) < 1e-4
+    named = UncertaintyWeighting({"depth": "regression", "seg": "classification"})
+    named.build()
+    total = named({"seg": tf.constant(2.0), "depth": tf.constant(1.0)})  # s = 0: ½·1 + 1·2
+    assert abs(float(_np(total)) - 2.5) < 1e-6
+    with pytest.raises(ValueError, match=r"task_types\[1\] must be one of"):
+        UncertaintyWeighting(["regression", "ranking"])
+    with pytest.raises(ValueError, match="must hold 3 task losses"):
+        layer([tf.constant(1.0), tf.constant(2.0)])
+    with pytest.raises(ValueError, match=r"losses must have the tasks \['depth', 'seg'\]"):
+        named({"seg": tf.constant(2.0)})
+
+
+def test_uncertainty_log_variances_train_to_the_closed_form_optimum():
+    # For constant task losses the optimum is s = log L (regression), s = log 2L (classification).
+    layer = UncertaintyWeighting(["regression", "classification"])
+    layer.build()
+    losses = [tf.constant(0.5), tf.constant(2.0)]
+    opt = keras.optimizers.SGD(learning_rate=0.5)
+    for _ in range(100):  # f''(s*) = 1/2 for both kinds: the error shrinks by 3/4 per step
+        with tf.GradientTape() as tape:
+            total = layer(losses)
+        opt.apply_gradients([(tape.gradient(total, layer.log_variances), layer.log_variances)])
+    np.testing.assert_allclose(_np(layer.log_variances), [np.log(0.5), np.log(4.0)], atol=1e-3)
+
+
+def _multitask_body(seed=0):
+    inp = keras.Input((6,))
+    h = keras.layers.Dense(16, activation="relu",
+                           kernel_initializer=keras.initializers.HeNormal(seed))(inp)
+    tasks = {"cls": 3, "reg": ("regression", 1)}
+    return keras.Model(inp, multitask_heads(h, tasks, seed=seed)), tasks
+
+
+def _multitask_data(n=256):
+    rng = np.random.default_rng(0)
+    x = rng.normal(size=(n, 6)).astype("float32")
+    y = {"cls": (x[:, 0] > 0).astype("int32") + (x[:, 1] > 0),
+         "reg": (3.0 * x[:, 2:3] + 0.1 * rng.normal(size=(n, 1))).astype("float32")}
+    return x, y
+
+
+def test_multitask_model_uncertainty_loss_value_and_training(tmp_path):
+    x, y = _multitask_data()
+    body, tasks = _multitask_body()
+    model = MultiTaskModel(body, tasks, weighting="uncertainty", initial_log_variance=0.5)
+    model.compile(optimizer=keras.optimizers.Adam(0.05), metrics={"cls": ["accuracy"]})
+    s0 = _np(model.uncertainty.log_variances).copy()
+    hist = model.fit(x, y, epochs=3, batch_size=64, verbose=0)
+    s1 = _np(model.uncertainty.log_variances)
+    assert np.all(np.abs(s1 - s0) > 0.05)  # the log-variances are trained
+    assert {"loss_cls", "loss_reg", "variance_cls", "variance_reg"} <= set(hist.history)
+    # evaluate's loss equals the NumPy formula on NumPy per-task losses
+    pred = model.predict(x, verbose=0)
+    l_cls = _np_ce(pred["cls"], y["cls"])
+    l_reg = float(np.mean((pred["reg"] - y["reg"]) ** 2))
+    expected = _np_uncertainty(np.array([l_cls, l_reg]), s1, ["classification", "regression"])
+    result = model.evaluate(x, y, batch_size=len(x), verbose=0, return_dict=True)
+    assert abs(result["loss"] - expected) < 1e-4
+    assert abs(result["loss_reg"] - l_reg) < 1e-4
+    # gradients reach every trainable weight (network and log-variances)
+    with tf.GradientTape() as tape:
+        total = model.compute_loss(x=x, y=y, y_pred=model(x, training=True))
+    grads = tape.gradient(total, model.trainable_weights)
+    assert len(grads) == len(body.trainable_weights) + 1
+    assert all(g is not None and float(tf.norm(g)) > 0 for g in grads)
+    path = tmp_path / "mt.keras"
+    model.save(path)
+    loaded = keras.models.load_model(path)
+    np.testing.assert_array_equal(_np(loaded(x[:5])["reg"]), pred["reg"][:5])
+    np.testing.assert_array_equal(_np(loaded.uncertainty.log_variances), s1)
+
+
+def test_multitask_model_fixed_weights_and_errors():
+    x, y = _multitask_data(128)
+    body, tasks = _multitask_body(1)
+    model = MultiTaskModel(body, tasks, weighting="fixed", loss_weights={"cls": 0.3, "reg": 2.0})
+    model.compile(optimizer="sgd")
+    pred = model.predict(x, verbose=0)
+    expected = 0.3 * _np_ce(pred["cls"], y["cls"]) + 2.0 * np.mean((pred["reg"] - y["reg"]) ** 2)
+    result = model.evaluate(x, y, batch_size=len(x), verbose=0, return_dict=True)
+    assert abs(result["loss"] - expected) < 1e-4
+    with pytest.raises(ValueError, match="loss_weights must have one entry per task"):
+        MultiTaskModel(body, tasks, loss_weights={"cls": 1.0})
+    with pytest.raises(ValueError, match="weighting must be one of"):
+        MultiTaskModel(body, tasks, weighting="gradnorm")
+    with pytest.raises(ValueError, match=r"y has no targets for the tasks \['reg'\]"):
+        model.compute_loss(x=x, y={"cls": y["cls"]}, y_pred=model(x))
+    with pytest.raises(ValueError, match=r"tasks\['t'\]\[0\] must be one of"):
+        multitask_heads(keras.Input((3,)), {"t": ("ranking", 2)})
+    with pytest.raises(ValueError, match=r"tasks\['t'\] must be a number of classes"):
+        multitask_heads(keras.Input((3,)), {"t": "ten"})
+
+
+# ==============================================================================================
+# build_fusion_model
+# ==============================================================================================
+def test_build_fusion_model_from_layers_and_factories():
+    x, y = _two_modality_data(1, n=64)
+    dataset_like = types.SimpleNamespace(modalities=x)  # a MultimodalDataset gives the inputs
+    model = build_fusion_model(
+        dataset_like,
+        {"a": keras.layers.Dense(4, activation="relu"),
+         "b": lambda shape: keras.Sequential([keras.layers.Dense(3, activation="relu")])},
+        fusion=keras.layers.Concatenate(), heads={"label": 3, "score": ("regression", 2)},
+        hidden=(8,), dropout=0.1, seed=0)
+    out = model(x)
+    assert {k: tuple(v.shape) for k, v in out.items()} == {"label": (64, 3), "score": (64, 2)}
+    model.compile(optimizer="adam",
+                  loss={"label": keras.losses.SparseCategoricalCrossentropy(from_logits=True),
+                        "score": "mse"})
+    model.fit(x, {"label": y, "score": np.zeros((64, 2), "float32")}, epochs=1, verbose=0)
+    # gradients reach every trainable weight
+    with tf.GradientTape() as tape:
+        o = model(x, training=True)
+        loss = tf.reduce_mean(o["label"] ** 2) + tf.reduce_mean((o["score"] - 1.0) ** 2)
+    grads = tape.gradient(loss, model.trainable_weights)
+    assert all(g is not None and float(tf.norm(g)) > 0 for g in grads)
+
+
+def test_build_fusion_model_with_mmlib_encoders_fusion_and_moddrop(tmp_path):
+    rng = np.random.default_rng(2)
+    x = {"tab": rng.normal(size=(8, 6)).astype("float32"),
+         "img": rng.normal(size=(8, 8, 8, 1)).astype("float32"),
+         "modality_mask": np.ones((8, 2), "float32")}
+    model = build_fusion_model(
+        {"tab": (6,), "img": (8, 8, 1)},
+        {"tab": ("tabular_mlp", {"hidden": (8,)}),
+         "img": ("image_cnn", {"filters": (4,), "embed_dim": 8})},
+        fusion=("EarlyFusion", {"projection_dim": 8}), heads={"y": 3},
+        modality_dropout=0.3, mask_input=True, unimodal_heads=True, seed=0)
+    out = model(x)
+    assert {k: tuple(v.shape) for k, v in out.items()} == {"y": (8, 3), "y_img": (8, 3),
+                                                           "y_tab": (8, 3)}
+    assert isinstance(model.get_layer("modality_dropout"), ModalityDropout)
+    # at inference a modality masked as missing cannot change the fused output
+    masked = dict(x, modality_mask=np.tile([[1.0, 0.0]], (8, 1)).astype("float32"))  # tab gone
+    other = dict(masked, tab=rng.normal(size=(8, 6)).astype("float32") * 10)
+    np.testing.assert_allclose(_np(model(masked)["y"]), _np(model(other)["y"]), atol=1e-6)
+    assert not np.allclose(_np(model(masked)["y"]), _np(out["y"]))
+    path = tmp_path / "built.keras"
+    model.save(path)
+    loaded = keras.models.load_model(path)
+    for k, v in loaded(x).items():
+        np.testing.assert_array_equal(_np(v), _np(out[k]))
+
+
+def test_build_fusion_model_errors():
+    enc = {"a": keras.layers.Dense(2), "b": keras.layers.Dense(2)}
+    with pytest.raises(ValueError, match=r"one entry per input modality \['a', 'b'\]"):
+        build_fusion_model({"a": (3,), "b": (3,)}, {"a": keras.layers.Dense(2)})
+    with pytest.raises(ValueError, match="names no encoder function"):
+        build_fusion_model({"a": (3,), "b": (3,)}, dict(enc, b="resnet152"))
+    with pytest.raises(ValueError, match="names no fusion layer"):
+        build_fusion_model({"a": (3,), "b": (3,)}, enc, fusion="MagicFusion")
+    with pytest.raises(ValueError, match=r"inputs\['a'\] must be a shape tuple"):
+        build_fusion_model({"a": "image", "b": (3,)}, enc)
+    with pytest.raises(ValueError, match="heads must be a non-empty dict"):
+        build_fusion_model({"a": (3,), "b": (3,)}, enc, heads={})
+    with pytest.raises(ValueError, match=r"p must be a number in \[0.0, 1.0\)"):
+        build_fusion_model({"a": (3,), "b": (3,)}, enc, modality_dropout=1.0)
