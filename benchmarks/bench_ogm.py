@@ -1,11 +1,11 @@
 """OGM-GE vs plain joint training on a two-modality problem where one modality dominates.
 
-The problem is the one of ``tests/test_train.py::test_ogm_ge_raises_weak_modality_probe_accuracy``:
-4 classes; modality A (64-d) is clean and easy (class means of norm 6), modality B (32-d) is weaker
-but informative (class means of norm 1.5); each encoder is ``Dense(16, relu) → Dense(4)``; a
-concatenation head; SGD(0.01, momentum 0.9), batch 32. For every seed it trains the same
-initialisation three ways -- plain, OGM (no noise), OGM-GE (α given) -- and reports, on held-out
-data:
+The problem is :func:`mmlib.train.imbalanced_toy_problem` with ``seed=1000 + seed``, as in
+``tests/test_train.py::test_ogm_ge_raises_weak_modality_probe_accuracy``: 4 classes; modality A
+(64-d) is clean and easy (class means of norm 6), modality B (32-d) is weaker but informative
+(class means of norm 1.5); each encoder is ``Dense(16, relu) → Dense(4)``; a concatenation head;
+SGD(0.01, momentum 0.9), batch 32. For every seed it trains the same initialisation three ways --
+plain, OGM (no noise), OGM-GE (α given) -- and reports, on held-out data:
 
 * ``probe_B``: accuracy of a logistic-regression probe on the frozen B-encoder features (the
   weak modality's *unimodal* accuracy, what OGM-GE is meant to raise),
@@ -32,27 +32,12 @@ keras = train.keras
 tf = train.tf
 
 
-def make_problem(seed: int, n: int = 600, classes: int = 4):
-    rng = np.random.default_rng(1000 + seed)
-    mu_a = rng.normal(size=(classes, 64))
-    mu_a *= 6.0 / np.linalg.norm(mu_a, axis=1, keepdims=True)
-    mu_b = rng.normal(size=(classes, 32))
-    mu_b *= 1.5 / np.linalg.norm(mu_b, axis=1, keepdims=True)
-
-    def draw(size):
-        y = rng.integers(0, classes, size)
-        return ({"a": (mu_a[y] + rng.normal(size=(size, 64))).astype("float32"),
-                 "b": (mu_b[y] + rng.normal(size=(size, 32))).astype("float32")}, y)
-
-    return draw(n), draw(n)
-
-
 def probe(features, y, features_test, y_test) -> float:
     return LogisticRegression(max_iter=2000).fit(features, y).score(features_test, y_test)
 
 
 def run(seed: int, variant: str, epochs: int, alpha: float, until: int | None) -> dict:
-    (x, y), (xt, yt) = make_problem(seed)
+    (x, y), (xt, yt) = train.imbalanced_toy_problem(600, 600, seed=1000 + seed)
     keras.utils.set_random_seed(seed)
     encoders = {m: keras.Sequential([keras.layers.Dense(16, activation="relu"),
                                      keras.layers.Dense(4)]) for m in "ab"}

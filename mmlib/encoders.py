@@ -60,38 +60,52 @@ class _Seeds:
         return keras.initializers.RandomUniform(-0.05, 0.05, seed=self.next())
 
 
-def _check_sizes(name: str, values: Sequence[int], allow_empty: bool = False) -> tuple[int, ...]:
+def _check_sizes(name: str, values: Sequence[int]) -> tuple[int, ...]:
+    """A non-empty tuple of positive ints (a single int counts as a 1-tuple)."""
     if isinstance(values, int):
         values = (values,)
-    values = tuple(values)
-    if not values and not allow_empty:
+    if isinstance(values, str) or not isinstance(values, Sequence):
+        raise ValueError(f"{name} must be a non-empty sequence of positive integers, got "
+                         f"{values!r}.")
+    if not values:
         raise ValueError(f"{name} must be a non-empty sequence of positive integers, got ().")
     return tuple(check_int(f"{name}[{i}]", v, minimum=1) for i, v in enumerate(values))
 
 
 def _check_shape(name: str, shape: Sequence[int | None], rank: int) -> tuple:
-    shape = tuple(shape)
-    if len(shape) != rank or any(d is not None and (not isinstance(d, int) or d < 1)
-                                 for d in shape):
+    if isinstance(shape, str) or not isinstance(shape, Sequence) or len(shape) != rank or any(
+            d is not None and (isinstance(d, bool) or not isinstance(d, int) or d < 1)
+            for d in shape):
         raise ValueError(f"{name} must be a tuple of {rank} positive sizes (None allowed for "
-                         f"variable sizes), got {shape}.")
-    return shape
+                         f"variable sizes), got {shape!r}.")
+    return tuple(shape)
+
+
+def _check_cnn_args(filters: Sequence[int], embed_dim: int,
+                    dropout: float) -> tuple[tuple[int, ...], int, float]:
+    return (_check_sizes("filters", filters), check_int("embed_dim", embed_dim, minimum=1),
+            check_float("dropout", dropout, minimum=0.0, maximum=1.0, include_max=False))
 
 
 def _dropout(rate: float, seeds: _Seeds, x: Any) -> Any:
     return layers.Dropout(rate, seed=seeds.next())(x) if rate > 0 else x
 
 
-def _conv_stack(x: Any, filters: tuple[int, ...], seeds: _Seeds, batch_norm: bool,
-                conv: type, pool: type, prefix: str) -> Any:
+def _cnn_head(x: Any, filters: tuple[int, ...], embed_dim: int, dropout: float,
+              batch_norm: bool, seeds: _Seeds) -> Any:
+    """``[Conv3x3 → (BN) → ReLU → MaxPool2]`` per filter count, global average pooling,
+    (dropout), ``Dense(embed_dim, relu)``: ``(batch, H, W, C)`` → ``(batch, embed_dim)``."""
     for i, f in enumerate(filters):
-        x = conv(f, 3, padding="same", use_bias=not batch_norm, kernel_initializer=seeds.he(),
-                 name=f"{prefix}conv{i}")(x)
+        x = layers.Conv2D(f, 3, padding="same", use_bias=not batch_norm,
+                          kernel_initializer=seeds.he(), name=f"conv{i}")(x)
         if batch_norm:
-            x = layers.BatchNormalization(name=f"{prefix}bn{i}")(x)
-        x = layers.Activation("relu", name=f"{prefix}relu{i}")(x)
-        x = pool(2, padding="same", name=f"{prefix}pool{i}")(x)
-    return x
+            x = layers.BatchNormalization(name=f"bn{i}")(x)
+        x = layers.Activation("relu", name=f"relu{i}")(x)
+        x = layers.MaxPooling2D(2, padding="same", name=f"pool{i}")(x)
+    x = layers.GlobalAveragePooling2D(name="gap")(x)
+    x = _dropout(dropout, seeds, x)
+    return layers.Dense(embed_dim, activation="relu", kernel_initializer=seeds.he(),
+                        name="embed")(x)
 
 
 def image_cnn(input_shape: Sequence[int] = (32, 32, 3), filters: Sequence[int] = (16, 32),
@@ -113,16 +127,9 @@ def image_cnn(input_shape: Sequence[int] = (32, 32, 3), filters: Sequence[int] =
         ``keras.Model``: ``(batch, H, W, C)`` → ``(batch, embed_dim)``.
     """
     input_shape = _check_shape("input_shape", input_shape, 3)
-    filters = _check_sizes("filters", filters)
-    embed_dim = check_int("embed_dim", embed_dim, minimum=1)
-    dropout = check_float("dropout", dropout, minimum=0.0, maximum=1.0, include_max=False)
-    seeds = _Seeds(seed)
+    filters, embed_dim, dropout = _check_cnn_args(filters, embed_dim, dropout)
     inp = keras.Input(input_shape, name=f"{name}_input")
-    x = _conv_stack(inp, filters, seeds, batch_norm, layers.Conv2D, layers.MaxPooling2D, "")
-    x = layers.GlobalAveragePooling2D(name="gap")(x)
-    x = _dropout(dropout, seeds, x)
-    out = layers.Dense(embed_dim, activation="relu", kernel_initializer=seeds.he(),
-                       name="embed")(x)
+    out = _cnn_head(inp, filters, embed_dim, dropout, batch_norm, _Seeds(seed))
     return keras.Model(inp, out, name=name)
 
 
@@ -249,11 +256,18 @@ class PositionalEmbedding(layers.Layer):
                                                    name="position_embedding")
 
     def build(self, input_shape: Sequence) -> None:
+        self._check_rank(input_shape)
         self.token_embedding.build(input_shape)
         self.position_embedding.build((self.max_length,))
 
+    def _check_rank(self, shape: Sequence) -> None:
+        if len(shape) != 2:
+            raise ValueError(f"PositionalEmbedding expects token ids of shape (batch, T), got "
+                             f"{tuple(shape)}.")
+
     def call(self, inputs: Any) -> Any:
         """Embed int ``(batch, T)`` → ``(batch, T, embed_dim)``."""
+        self._check_rank(inputs.shape)
         length = inputs.shape[-1]
         if length is not None and length > self.max_length:
             raise ValueError(f"PositionalEmbedding: sequence length {length} exceeds "
@@ -299,7 +313,7 @@ class TransformerEncoderBlock(layers.Layer):
         self.dropout = check_float("dropout", dropout, minimum=0.0, maximum=1.0,
                                    include_max=False)
         self.seed = None if seed is None else check_int("seed", seed, minimum=0)
-        self.supports_masking = True
+        self.supports_masking = True  # Keras passes the padding mask on to the output
 
     def build(self, input_shape: Sequence) -> None:
         input_shape = tuple(input_shape)
@@ -326,8 +340,17 @@ class TransformerEncoderBlock(layers.Layer):
 
     def call(self, inputs: Any, mask: Any = None, training: bool | None = None) -> Any:
         """Encode ``(batch, T, d)`` → ``(batch, T, d)``; ``mask`` ``(batch, T)``, True = token."""
+        d = self.ff2.units
+        if len(inputs.shape) != 3 or inputs.shape[-1] != d:
+            raise ValueError(f"TransformerEncoderBlock was built for inputs (batch, T, {d}), got "
+                             f"{tuple(inputs.shape)}.")
         attention_mask = None
         if mask is not None:
+            mask = ops.convert_to_tensor(mask)
+            if len(mask.shape) != 2 or any(a is not None and b is not None and a != b for a, b
+                                           in zip(mask.shape, inputs.shape[:2], strict=True)):
+                raise ValueError(f"mask must have shape (batch, T) = {tuple(inputs.shape[:2])}, "
+                                 f"got {tuple(mask.shape)}.")
             mask = ops.cast(mask, "bool")
             attention_mask = ops.logical_and(mask[:, :, None], mask[:, None, :])
         # Fully masked rows (padding queries) would get uniform weights; they are ignored by
@@ -337,10 +360,6 @@ class TransformerEncoderBlock(layers.Layer):
         x = self.norm1(inputs + self.drop1(attended, training=training))
         y = self.ff2(self.ff1(x))
         return self.norm2(x + self.drop2(y, training=training))
-
-    def compute_mask(self, inputs: Any, mask: Any = None) -> Any:
-        """The padding mask passes through unchanged."""
-        return mask
 
     def get_config(self) -> dict:
         config = super().get_config()
@@ -411,13 +430,15 @@ def audio_cnn(input_shape: Sequence[int | None] = (None, 32), filters: Sequence[
         ``keras.Model``: ``(batch, frames, n_mels)`` (or the frontend's input) →
         ``(batch, embed_dim)``.
     """
-    input_shape = tuple(input_shape)
     if frontend is None:
         input_shape = _check_shape("input_shape", input_shape, 2)
-    filters = _check_sizes("filters", filters)
-    embed_dim = check_int("embed_dim", embed_dim, minimum=1)
-    dropout = check_float("dropout", dropout, minimum=0.0, maximum=1.0, include_max=False)
-    seeds = _Seeds(seed)
+    elif not isinstance(frontend, layers.Layer):
+        raise TypeError(f"frontend must be a Keras layer (e.g. LogMelSpectrogram(...)), got "
+                        f"{type(frontend).__name__}.")
+    else:
+        rank = len(input_shape) if isinstance(input_shape, Sequence) else 1
+        input_shape = _check_shape("input_shape", input_shape, max(rank, 1))
+    filters, embed_dim, dropout = _check_cnn_args(filters, embed_dim, dropout)
     inp = keras.Input(input_shape, name=f"{name}_input")
     x = frontend(inp) if frontend is not None else inp
     if len(x.shape) != 3:
@@ -425,11 +446,7 @@ def audio_cnn(input_shape: Sequence[int | None] = (None, 32), filters: Sequence[
                          f"{tuple(x.shape)}.")
     x = layers.Reshape((-1, x.shape[-1], 1) if x.shape[1] is None else (x.shape[1], x.shape[2], 1),
                        name="add_channel")(x)
-    x = _conv_stack(x, filters, seeds, batch_norm, layers.Conv2D, layers.MaxPooling2D, "")
-    x = layers.GlobalAveragePooling2D(name="gap")(x)
-    x = _dropout(dropout, seeds, x)
-    out = layers.Dense(embed_dim, activation="relu", kernel_initializer=seeds.he(),
-                       name="embed")(x)
+    out = _cnn_head(x, filters, embed_dim, dropout, batch_norm, _Seeds(seed))
     return keras.Model(inp, out, name=name)
 
 
@@ -516,9 +533,7 @@ def video_cnn(input_shape: Sequence[int | None] = (8, 32, 32, 3),
     embed_dim = frame_dim if embed_dim is None else check_int("embed_dim", embed_dim, minimum=1)
     seeds = _Seeds(seed)
     frame_in = keras.Input(input_shape[1:], name="frame")
-    f = _conv_stack(frame_in, filters, seeds, False, layers.Conv2D, layers.MaxPooling2D, "")
-    f = layers.GlobalAveragePooling2D(name="gap")(f)
-    f = layers.Dense(frame_dim, activation="relu", kernel_initializer=seeds.he(), name="embed")(f)
+    f = _cnn_head(frame_in, filters, frame_dim, 0.0, False, seeds)
     frame_encoder = keras.Model(frame_in, f, name=f"{name}_frame_encoder")
     inp = keras.Input(input_shape, name=f"{name}_input")
     x = layers.TimeDistributed(frame_encoder, name="per_frame")(inp)

@@ -21,9 +21,11 @@ features** and an optional **modality mask**::
 
 Layers are built on the first call for a fixed number of modalities and fixed feature sizes;
 calling them with another number of modalities, different sizes, unequal batch sizes or a mask of
-the wrong shape raises ``ValueError`` naming the problem. All layers are registered Keras
-serializables (``package="mmlib"``), so models that use them survive ``model.save`` /
-``keras.models.load_model``, and they run inside ``tf.function`` and with ``jit_compile=True``.
+the wrong shape raises ``ValueError`` naming the problem (so does an empty list or a single
+tensor; a modality that is not a numeric tensor or array raises ``TypeError``). All layers are
+registered Keras serializables (``package="mmlib"``), so models that use them survive
+``model.save`` / ``keras.models.load_model``, and they run inside ``tf.function`` and with
+``jit_compile=True``.
 
 References are given on each layer.
 """
@@ -77,13 +79,97 @@ def _expand_to(col: Any, rank: int) -> Any:
     return col
 
 
+def _numeric_dtype(x: Any) -> str | None:
+    """The standard dtype name of ``x`` if it holds numbers or booleans, else ``None``."""
+    try:
+        dtype = keras.backend.standardize_dtype(x.dtype)
+    except (AttributeError, TypeError, ValueError):  # e.g. NumPy str / object arrays
+        return None
+    return None if dtype == "string" else dtype
+
+
+def _dtype_name(x: Any) -> str:
+    dtype = x.dtype
+    return str(getattr(dtype, "name", dtype))
+
+
+def _check_modality_inputs(owner: str, inputs: Any, numeric: bool = True) -> None:
+    """Raise a clear error unless ``inputs`` is a non-empty list/tuple/dict of tensors.
+
+    Runs before Keras sees the inputs, so that a wrong structure or dtype is reported in the
+    course's words instead of a backend error. ``numeric=False`` also accepts string tensors.
+    """
+    if isinstance(inputs, Mapping):
+        kind, items = "dict", [(repr(k), v) for k, v in inputs.items()]
+    elif isinstance(inputs, (list, tuple)):
+        kind, items = "list", [(str(i), v) for i, v in enumerate(inputs)]
+    else:
+        got = (f"a single tensor of shape {tuple(inputs.shape)}" if hasattr(inputs, "shape")
+               else f"{type(inputs).__name__} {inputs!r}")
+        raise ValueError(f"{owner} expects inputs as a list or dict of modality tensors "
+                         f"[(batch, d_1), ..., (batch, d_M)], got {got}.")
+    if not items:
+        raise ValueError(f"{owner} expects at least one modality tensor, got an empty {kind}.")
+    for label, x in items:
+        if not (hasattr(x, "shape") and hasattr(x, "dtype")):
+            raise TypeError(f"{owner}: modality {label} must be a tensor or NumPy array, got "
+                            f"{type(x).__name__}.")
+        if numeric and _numeric_dtype(x) is None:
+            raise TypeError(f"{owner}: modality {label} must hold numbers, got dtype "
+                            f"{_dtype_name(x)}.")
+
+
+def _check_same_modalities(owner: str, built_n: int | None, built_names: Sequence[str] | None,
+                           n: int, names: Sequence[str] | None) -> None:
+    """Raise unless a call brings the modalities (number, and dict keys) the layer was built for."""
+    if names is not None and built_names is not None and tuple(names) != tuple(built_names):
+        raise ValueError(f"{owner} was built for modalities {list(built_names)}, got "
+                         f"{list(names)}.")
+    if built_n is not None and n != built_n:
+        raise ValueError(f"{owner} was built for {built_n} modalities, got {n}.")
+
+
+def _check_batch_sizes(owner: str, batches: Sequence[int | None]) -> None:
+    """Raise when the known (static) batch sizes of the modalities differ."""
+    if len({b for b in batches if b is not None}) > 1:
+        raise ValueError(f"{owner}: all modalities must have the same batch size, got batch "
+                         f"sizes {list(batches)}.")
+
+
+def _modality_mask(owner: str, modality_mask: Any, n_modalities: int, batch: int | None) -> Any:
+    """Validate a ``(batch, M)`` presence mask and return it as a bool tensor (True = present).
+
+    Bool masks are used as they are; numbers count as present when > 0.5.
+    """
+    if modality_mask is None:
+        return None
+    mask = ops.convert_to_tensor(modality_mask)
+    if _numeric_dtype(mask) is None:
+        raise TypeError(f"modality_mask must be bool or 0/1 numbers, got dtype "
+                        f"{_dtype_name(mask)}.")
+    shape = tuple(mask.shape)
+    m = n_modalities
+    if len(shape) != 2 or (shape[1] is not None and shape[1] != m):
+        raise ValueError(f"modality_mask must have shape (batch, {m}) for {owner} with {m} "
+                         f"modalities, got {_shape_text(shape)}.")
+    if shape[0] is not None and batch is not None and shape[0] != batch:
+        raise ValueError(f"modality_mask has batch size {shape[0]} but the modalities have "
+                         f"batch size {batch}.")
+    if keras.backend.standardize_dtype(mask.dtype) == "bool":
+        return mask
+    return ops.greater(ops.cast(mask, "float32"), 0.5)
+
+
 class FusionLayer(keras.layers.Layer):
     """Base class: list/dict handling, validation and masking shared by the fusion layers.
 
     Subclasses implement ``_build_fusion(shapes)`` (create weights for the list of per-modality
     shapes) and ``call(inputs, modality_mask=None)``, where they use
     ``xs, present = self._prepare(inputs, modality_mask)`` to get the validated list of
-    tensors (cast to the compute dtype) and the ``(batch, M)`` bool mask (or ``None``).
+    tensors (cast to the compute dtype, missing modalities already replaced by zeros) and the
+    ``(batch, M)`` bool mask (or ``None``). They name their constructor arguments in the class
+    attribute ``config_keys``; ``get_config`` saves those (and ``seed``), so a subclass needs no
+    ``get_config`` of its own.
 
     Attributes set by ``build``: ``n_modalities`` (M), ``feature_dims`` (tuple of ``d_m``),
     ``modality_names`` (sorted keys for dict inputs, ``None`` for lists).
@@ -92,6 +178,8 @@ class FusionLayer(keras.layers.Layer):
     min_modalities: int = 2
     max_modalities: int | None = None
     feature_rank: int | None = 2  # required rank of every modality tensor; None = any rank >= 2
+    #: constructor arguments that ``get_config`` saves besides ``seed`` (activations serialized)
+    config_keys: tuple[str, ...] = ()
 
     def __init__(self, seed: int | None = None, **kwargs: Any) -> None:
         super().__init__(**kwargs)
@@ -100,16 +188,24 @@ class FusionLayer(keras.layers.Layer):
         self.feature_dims: tuple[int, ...] | None = None
         self.modality_names: tuple[str, ...] | None = None
 
+    def __call__(self, inputs: Any, *args: Any, **kwargs: Any) -> Any:
+        """Check the structure and dtypes of the inputs (clear errors), then call the layer."""
+        _check_modality_inputs(type(self).__name__, inputs)  # before Keras' own, vaguer checks
+        return super().__call__(inputs, *args, **kwargs)
+
     # -- shapes ---------------------------------------------------------------------------------
     def _shape_list(self, input_shape: Any) -> tuple[list[tuple], tuple[str, ...] | None]:
-        if isinstance(input_shape, Mapping):
+        if isinstance(input_shape, Mapping) and input_shape:
             names = tuple(sorted(input_shape))
             return [tuple(input_shape[k]) for k in names], names
         if isinstance(input_shape, (list, tuple)) and input_shape and not _is_shape(input_shape):
             return [tuple(s) for s in input_shape], None
+        empty = isinstance(input_shape, (Mapping, list, tuple)) and not input_shape
+        got = (f"an empty {type(input_shape).__name__}" if empty
+               else f"a single tensor of shape {input_shape}")
         raise ValueError(
             f"{type(self).__name__} expects inputs as a list or dict of modality tensors "
-            f"[(batch, d_1), ..., (batch, d_M)], got a single tensor of shape {input_shape}.")
+            f"[(batch, d_1), ..., (batch, d_M)], got {got}.")
 
     def build(self, input_shape: Any) -> None:
         shapes, names = self._shape_list(input_shape)
@@ -143,28 +239,20 @@ class FusionLayer(keras.layers.Layer):
                              f"(batch, ..., d), got {_shape_text(shape)}.")
 
     def _check_batch(self, batches: list) -> None:
-        known = {b for b in batches if b is not None}
-        if len(known) > 1:
-            raise ValueError(f"{type(self).__name__}: all modalities must have the same batch "
-                             f"size, got batch sizes {list(batches)}.")
+        _check_batch_sizes(type(self).__name__, batches)
 
     # -- call-time validation -------------------------------------------------------------------
     def _split(self, inputs: Any) -> list:
         name = type(self).__name__
         if isinstance(inputs, Mapping):
             names = tuple(sorted(inputs))
-            if self.modality_names is not None and names != self.modality_names:
-                raise ValueError(f"{name} was built for modalities {list(self.modality_names)}, "
-                                 f"got {list(names)}.")
             xs = [inputs[k] for k in names]
         elif isinstance(inputs, (list, tuple)):
-            xs = list(inputs)
+            names, xs = None, list(inputs)
         else:
             raise ValueError(f"{name} expects inputs as a list or dict of modality tensors, got "
                              f"{type(inputs).__name__}.")
-        if len(xs) != self.n_modalities:
-            raise ValueError(f"{name} was built for {self.n_modalities} modalities, got "
-                             f"{len(xs)}.")
+        _check_same_modalities(name, self.n_modalities, self.modality_names, len(xs), names)
         xs = [ops.convert_to_tensor(x) for x in xs]
         for m, x in enumerate(xs):
             self._check_rank(m, x.shape)
@@ -174,27 +262,13 @@ class FusionLayer(keras.layers.Layer):
         self._check_batch([x.shape[0] for x in xs])
         return [ops.cast(x, self.compute_dtype) for x in xs]
 
-    def _mask(self, modality_mask: Any, batch: int | None) -> Any:
-        if modality_mask is None:
-            return None
-        mask = ops.convert_to_tensor(modality_mask)
-        shape = tuple(mask.shape)
-        m = self.n_modalities
-        if len(shape) != 2 or (shape[1] is not None and shape[1] != m):
-            raise ValueError(f"modality_mask must have shape (batch, {m}) for "
-                             f"{type(self).__name__} with {m} modalities, got "
-                             f"{_shape_text(shape)}.")
-        if shape[0] is not None and batch is not None and shape[0] != batch:
-            raise ValueError(f"modality_mask has batch size {shape[0]} but the modalities have "
-                             f"batch size {batch}.")
-        if keras.backend.standardize_dtype(mask.dtype) == "bool":
-            return mask
-        return ops.greater(ops.cast(mask, "float32"), 0.5)
-
     def _prepare(self, inputs: Any, modality_mask: Any) -> tuple[list, Any]:
+        """Validated tensors, missing ones zeroed first (so not even a NaN there can reach the
+        output or the gradient), and the bool ``(batch, M)`` mask or ``None``."""
         xs = self._split(inputs)
-        present = self._mask(modality_mask, xs[0].shape[0])
-        return xs, present
+        present = _modality_mask(type(self).__name__, modality_mask, self.n_modalities,
+                                 xs[0].shape[0])
+        return self._fill_missing(xs, present), present
 
     def _fill_missing(self, xs: list, present: Any, fill: float = 0.0) -> list:
         """Replace the features of missing modalities by ``fill`` (no masked value survives)."""
@@ -215,6 +289,9 @@ class FusionLayer(keras.layers.Layer):
     def get_config(self) -> dict:
         config = super().get_config()
         config["seed"] = self.seed
+        for key in self.config_keys:
+            value = getattr(self, key)
+            config[key] = keras.activations.serialize(value) if key == "activation" else value
         return config
 
 
@@ -235,6 +312,8 @@ class EarlyFusion(FusionLayer):
         seed: seed of the weight initializer.
     """
 
+    config_keys = ("projection_dim", "activation", "append_mask")
+
     def __init__(self, projection_dim: int | None = None, activation: Any = None,
                  append_mask: bool = False, seed: int | None = None, **kwargs: Any) -> None:
         super().__init__(seed=seed, **kwargs)
@@ -254,20 +333,13 @@ class EarlyFusion(FusionLayer):
     def call(self, inputs: Any, modality_mask: Any = None) -> Any:
         """Fuse ``[(batch, d_m)]`` into ``(batch, Σ d_m [+ M])`` or ``(batch, projection_dim)``."""
         xs, present = self._prepare(inputs, modality_mask)
-        parts = self._fill_missing(xs, present)
+        parts = list(xs)
         if self.append_mask:
             parts.append(self._present_float(present, xs[0]))
         h = ops.concatenate(parts, axis=-1)
         if self.projection_dim is not None:
             h = self.activation(ops.matmul(h, self.kernel) + self.bias)
         return h
-
-    def get_config(self) -> dict:
-        config = super().get_config()
-        config.update(projection_dim=self.projection_dim,
-                      activation=keras.activations.serialize(self.activation),
-                      append_mask=self.append_mask)
-        return config
 
 
 # ---------------------------------------------------------------------------------------------
@@ -296,6 +368,7 @@ class LateFusion(FusionLayer):
     """
 
     MODES = ("mean", "weighted", "stacking")
+    config_keys = ("mode", "units", "activation")
 
     def __init__(self, mode: str = "mean", units: int | None = None, activation: Any = None,
                  seed: int | None = None, **kwargs: Any) -> None:
@@ -321,7 +394,6 @@ class LateFusion(FusionLayer):
     def call(self, inputs: Any, modality_mask: Any = None) -> Any:
         """Combine ``[(batch, k)] * M`` into ``(batch, k)`` (or ``(batch, units)``)."""
         xs, present = self._prepare(inputs, modality_mask)
-        xs = self._fill_missing(xs, present)
         a = self._present_float(present, xs[0])  # (batch, M)
         if self.mode == "stacking":
             h = ops.concatenate([*xs, a], axis=-1)
@@ -340,12 +412,6 @@ class LateFusion(FusionLayer):
         if self.mode != "weighted":
             raise ValueError(f"modality_weights() needs mode='weighted', got mode={self.mode!r}.")
         return keras.ops.convert_to_numpy(ops.softmax(self.modality_logits))
-
-    def get_config(self) -> dict:
-        config = super().get_config()
-        config.update(mode=self.mode, units=self.units,
-                      activation=keras.activations.serialize(self.activation))
-        return config
 
 
 # ---------------------------------------------------------------------------------------------
@@ -380,6 +446,8 @@ class TensorFusion(FusionLayer):
         one_position: ``"last"`` (default, as in the paper) or ``"first"`` (MultiBench).
     """
 
+    config_keys = ("one_position",)
+
     def __init__(self, one_position: str = "last", **kwargs: Any) -> None:
         super().__init__(**kwargs)
         self.one_position = check_choice("one_position", one_position, ("last", "first"))
@@ -392,7 +460,6 @@ class TensorFusion(FusionLayer):
     def call(self, inputs: Any, modality_mask: Any = None) -> Any:
         """Return the flattened outer product, ``(batch, ∏_m (d_m + 1))``."""
         xs, present = self._prepare(inputs, modality_mask)
-        xs = self._fill_missing(xs, present)
         out = _augment_one(xs[0], self.one_position)
         size = self.feature_dims[0] + 1
         for m in range(1, len(xs)):
@@ -400,11 +467,6 @@ class TensorFusion(FusionLayer):
             size *= self.feature_dims[m] + 1
             out = ops.reshape(out[:, :, None] * z[:, None, :], (-1, size))
         return out
-
-    def get_config(self) -> dict:
-        config = super().get_config()
-        config.update(one_position=self.one_position)
-        return config
 
 
 # ---------------------------------------------------------------------------------------------
@@ -436,6 +498,8 @@ class LowRankFusion(FusionLayer):
     Output: ``(batch, units)``.
     """
 
+    config_keys = ("units", "rank", "one_position", "use_bias")
+
     def __init__(self, units: int, rank: int, one_position: str = "last", use_bias: bool = True,
                  seed: int | None = None, **kwargs: Any) -> None:
         super().__init__(seed=seed, **kwargs)
@@ -458,19 +522,12 @@ class LowRankFusion(FusionLayer):
     def call(self, inputs: Any, modality_mask: Any = None) -> Any:
         """Fuse ``[(batch, d_m)]`` into ``(batch, units)``."""
         xs, present = self._prepare(inputs, modality_mask)
-        xs = self._fill_missing(xs, present)
         prod = None
         for m, z in enumerate(xs):
             proj = ops.einsum("bd,rdu->bru", _augment_one(z, self.one_position), self.factors[m])
             prod = proj if prod is None else prod * proj
         y = ops.einsum("bru,r->bu", prod, self.rank_weights)
         return y + self.bias if self.bias is not None else y
-
-    def get_config(self) -> dict:
-        config = super().get_config()
-        config.update(units=self.units, rank=self.rank, one_position=self.one_position,
-                      use_bias=self.use_bias)
-        return config
 
 
 # ---------------------------------------------------------------------------------------------
@@ -496,6 +553,8 @@ class GatedFusion(FusionLayer):
 
     Output: ``(batch, units)``.
     """
+
+    config_keys = ("units", "activation")
 
     def __init__(self, units: int, activation: Any = "tanh", seed: int | None = None,
                  **kwargs: Any) -> None:
@@ -526,7 +585,6 @@ class GatedFusion(FusionLayer):
         ``z`` and ``1 - z``), zero for missing modalities.
         """
         xs, present = self._prepare(inputs, modality_mask)
-        xs = self._fill_missing(xs, present)
         hs = [self.activation(ops.matmul(x, k) + b)
               for x, k, b in zip(xs, self.feature_kernels, self.feature_biases, strict=True)]
         joint = ops.concatenate(xs, axis=-1)
@@ -539,11 +597,6 @@ class GatedFusion(FusionLayer):
             gates = gates * ops.cast(present, gates.dtype)[:, :, None]
         h = ops.sum(gates * ops.stack(hs, axis=1), axis=1)
         return (h, gates) if return_gates else h
-
-    def get_config(self) -> dict:
-        config = super().get_config()
-        config.update(units=self.units, activation=keras.activations.serialize(self.activation))
-        return config
 
 
 # ---------------------------------------------------------------------------------------------
@@ -585,6 +638,7 @@ class FiLM(FusionLayer):
     """
 
     feature_rank = None
+    config_keys = ("target",)
 
     def __init__(self, target: int | str = 0, seed: int | None = None, **kwargs: Any) -> None:
         super().__init__(seed=seed, **kwargs)
@@ -619,7 +673,6 @@ class FiLM(FusionLayer):
     def call(self, inputs: Any, modality_mask: Any = None) -> Any:
         """Modulate the target ``(batch, ..., C)``; returns the same shape."""
         xs, present = self._prepare(inputs, modality_mask)
-        xs = self._fill_missing(xs, present)
         x = xs[self._target]
         cond = ops.concatenate([z for m, z in enumerate(xs) if m != self._target], axis=-1)
         gamma = ops.matmul(cond, self.gamma_kernel) + self.gamma_bias
@@ -637,11 +690,6 @@ class FiLM(FusionLayer):
             out = ops.where(_expand_to(present[:, self._target], rank), out,
                             ops.zeros_like(out))
         return out
-
-    def get_config(self) -> dict:
-        config = super().get_config()
-        config.update(target=self.target)
-        return config
 
 
 # ---------------------------------------------------------------------------------------------
@@ -666,6 +714,8 @@ class BilinearFusion(FusionLayer):
 
     Output: ``(batch, units)`` or ``(batch, rank)``.
     """
+
+    config_keys = ("rank", "units", "activation")
 
     def __init__(self, rank: int, units: int | None = None, activation: Any = "tanh",
                  seed: int | None = None, **kwargs: Any) -> None:
@@ -692,7 +742,6 @@ class BilinearFusion(FusionLayer):
     def call(self, inputs: Any, modality_mask: Any = None) -> Any:
         """Fuse ``[(batch, d_m)]`` into ``(batch, units)`` (or ``(batch, rank)``)."""
         xs, present = self._prepare(inputs, modality_mask)
-        xs = self._fill_missing(xs, present)
         joint = None
         for m, x in enumerate(xs):
             f = self.activation(ops.matmul(x, self.factor_kernels[m]) + self.factor_biases[m])
@@ -702,12 +751,6 @@ class BilinearFusion(FusionLayer):
         if self.units is None:
             return joint
         return ops.matmul(joint, self.output_kernel) + self.output_bias
-
-    def get_config(self) -> dict:
-        config = super().get_config()
-        config.update(rank=self.rank, units=self.units,
-                      activation=keras.activations.serialize(self.activation))
-        return config
 
 
 # ---------------------------------------------------------------------------------------------
@@ -730,6 +773,8 @@ class AttentionFusion(FusionLayer):
 
     Output: ``(batch, units)`` (or ``(batch, d)``).
     """
+
+    config_keys = ("units", "attention_units")
 
     def __init__(self, units: int | None = None, attention_units: int | None = None,
                  seed: int | None = None, **kwargs: Any) -> None:
@@ -764,7 +809,6 @@ class AttentionFusion(FusionLayer):
     def call(self, inputs: Any, modality_mask: Any = None, return_weights: bool = False) -> Any:
         """Return the fused ``(batch, units)``, or ``(fused, weights (batch, M))``."""
         xs, present = self._prepare(inputs, modality_mask)
-        xs = self._fill_missing(xs, present)
         if self.kernels:
             xs = [ops.matmul(x, k) + b for x, k, b in zip(xs, self.kernels, self.biases,
                                                            strict=True)]
@@ -773,16 +817,11 @@ class AttentionFusion(FusionLayer):
                                                   + self.score_bias), self.score_vector)
         a = self._present_float(present, xs[0])
         shift = ops.max(ops.where(a > 0, scores, ops.full_like(scores, -1e9)), axis=1,
-                        keepdims=True)
+                        keepdims=True, initial=-1e9)  # `initial`: an empty batch is fine too
         e = ops.exp(ops.minimum(scores - shift, 0.0)) * a
         weights = ops.divide_no_nan(e, ops.sum(e, axis=1, keepdims=True))
         fused = ops.sum(weights[:, :, None] * h, axis=1)
         return (fused, weights) if return_weights else fused
-
-    def get_config(self) -> dict:
-        config = super().get_config()
-        config.update(units=self.units, attention_units=self.attention_units)
-        return config
 
 
 # ---------------------------------------------------------------------------------------------
@@ -815,6 +854,7 @@ class ProjectedFusion(FusionLayer):
     max_modalities = 2
     feature_rank = None
     COMBINE = ("concat", "sum", "product")
+    config_keys = ("combine", "projection_dim", "project", "use_bias")
 
     def __init__(self, combine: str = "concat", projection_dim: int | None = None,
                  project: int | str = 0, use_bias: bool = False, seed: int | None = None,
@@ -834,10 +874,21 @@ class ProjectedFusion(FusionLayer):
         self.modality_names, self.n_modalities = names, len(shapes)
         if len(shapes) == 2:
             self._x = _role_index(self, "project", self.project)
-            if len(shapes[0]) != len(shapes[1]):
-                raise ValueError(f"ProjectedFusion: X and Y must have the same rank, got shapes "
-                                 f"{_shape_text(shapes[0])} and {_shape_text(shapes[1])}.")
+            self._check_leading_axes(shapes)
         super().build(input_shape)
+
+    def _check_leading_axes(self, shapes: list[tuple]) -> None:
+        """X and Y must agree on every axis except the features (batch is checked elsewhere)."""
+        a, b = shapes
+        if len(a) != len(b) or any(p is not None and q is not None and p != q
+                                   for p, q in zip(a[1:-1], b[1:-1], strict=True)):
+            raise ValueError(f"ProjectedFusion: X and Y must have the same axes between batch "
+                             f"and features, got shapes {_shape_text(a)} and {_shape_text(b)}.")
+
+    def _split(self, inputs: Any) -> list:
+        xs = super()._split(inputs)
+        self._check_leading_axes([tuple(x.shape) for x in xs])
+        return xs
 
     def _build_fusion(self, shapes: list[tuple]) -> None:
         d_x, d_y = self.feature_dims[self._x], self.feature_dims[1 - self._x]
@@ -858,7 +909,6 @@ class ProjectedFusion(FusionLayer):
     def call(self, inputs: Any, modality_mask: Any = None) -> Any:
         """Return ``H = f(X Aᵀ, Y)``."""
         xs, present = self._prepare(inputs, modality_mask)
-        xs = self._fill_missing(xs, present)  # no NaN of a missing input reaches the gradient
         x, y = xs[self._x], xs[1 - self._x]
         xa = ops.matmul(x, self.kernel)
         if self.bias is not None:
@@ -874,12 +924,6 @@ class ProjectedFusion(FusionLayer):
         if self.combine == "sum":
             return xa + y
         return xa * y
-
-    def get_config(self) -> dict:
-        config = super().get_config()
-        config.update(combine=self.combine, projection_dim=self.projection_dim,
-                      project=self.project, use_bias=self.use_bias)
-        return config
 
 
 # ---------------------------------------------------------------------------------------------
@@ -923,7 +967,7 @@ class CrossModalTransformer(keras.layers.Layer):
         self.dropout = check_float("dropout", dropout, minimum=0.0, maximum=1.0,
                                    include_max=False)
         self.seed = None if seed is None else check_int("seed", seed, minimum=0)
-        self.supports_masking = True
+        self.supports_masking = True  # Keras passes the target's padding mask on to the output
         self.norm_target = keras.layers.LayerNormalization(epsilon=1e-5, name="norm_target")
         self.norm_source = keras.layers.LayerNormalization(epsilon=1e-5, name="norm_source")
         self.norm_ff = keras.layers.LayerNormalization(epsilon=1e-5, name="norm_ff")
@@ -936,6 +980,21 @@ class CrossModalTransformer(keras.layers.Layer):
                                             name="ff_hidden")
         self.ff_dropout = keras.layers.Dropout(self.dropout, seed=_sub_seed(self.seed, 3))
         self.ff_out: keras.layers.Dense | None = None
+
+    def __call__(self, target: Any, source: Any = None, *args: Any, **kwargs: Any) -> Any:
+        """Check the structure and dtypes of the inputs (clear errors), then call the layer."""
+        if source is None:
+            hint = (" (pass the two tensors as separate arguments, not as a list)"
+                    if isinstance(target, (list, tuple)) else "")
+            raise ValueError("CrossModalTransformer is called as layer(target, source) with "
+                             "target (batch, T_α, d_α) and source (batch, T_β, d_β), got no "
+                             f"source{hint}.")
+        for role, x in (("target", target), ("source", source)):
+            if not hasattr(x, "shape") or _numeric_dtype(x) is None:
+                what = f"dtype {_dtype_name(x)}" if hasattr(x, "dtype") else type(x).__name__
+                raise TypeError(f"CrossModalTransformer: {role} must be a numeric tensor or "
+                                f"array (batch, steps, d), got {what}.")
+        return super().__call__(target, source, *args, **kwargs)
 
     def build(self, target_shape: Sequence, source_shape: Sequence) -> None:
         target_shape, source_shape = tuple(target_shape), tuple(source_shape)
@@ -995,6 +1054,8 @@ class CrossModalTransformer(keras.layers.Layer):
         if mask is None:
             return None
         mask = ops.convert_to_tensor(mask)
+        if _numeric_dtype(mask) is None:
+            raise TypeError(f"{name} must be bool or 0/1 numbers, got dtype {_dtype_name(mask)}.")
         if len(mask.shape) != 2 or any(
                 a is not None and b is not None and a != b
                 for a, b in zip(mask.shape, x.shape[:2], strict=True)):
@@ -1003,10 +1064,6 @@ class CrossModalTransformer(keras.layers.Layer):
         if keras.backend.standardize_dtype(mask.dtype) == "bool":
             return mask
         return ops.greater(ops.cast(mask, "float32"), 0.5)
-
-    def compute_mask(self, inputs: Any, previous_mask: Any = None) -> Any:
-        """The output keeps the target's padding mask."""
-        return previous_mask
 
     def get_config(self) -> dict:
         config = super().get_config()

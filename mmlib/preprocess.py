@@ -46,6 +46,10 @@ def image_stats(images: np.ndarray, scale: float = 1.0 / 255.0) -> tuple[np.ndar
     images = np.asarray(images)
     if images.ndim != 4:
         raise ValueError(f"images must have shape (n, H, W, C), got {images.shape}.")
+    if images.dtype.kind not in "biuf":
+        raise TypeError(f"images must hold numbers, got dtype {images.dtype}.")
+    if images.size == 0:
+        raise ValueError(f"images must hold at least one pixel, got shape {images.shape}.")
     x = images.astype(np.float64) * check_float("scale", scale, minimum=0.0, include_min=False)
     return x.mean(axis=(0, 1, 2)).astype(np.float32), x.std(axis=(0, 1, 2)).astype(np.float32)
 
@@ -73,9 +77,7 @@ def image_preprocessor(size: tuple[int, int] | None = None, scale: float = 1.0 /
     """
     steps: list[keras.layers.Layer] = []
     if size is not None:
-        if len(tuple(size)) != 2:
-            raise ValueError(f"size must be (height, width), got {size!r}.")
-        h, w = (check_int(f"size[{i}]", v, minimum=1) for i, v in enumerate(size))
+        h, w = _pair("size", size)
         check_choice("interpolation", interpolation, ("bilinear", "nearest", "bicubic", "area"))
         steps.append(keras.layers.Resizing(h, w, interpolation=interpolation, name="resize"))
     steps.append(keras.layers.Rescaling(check_float("scale", scale, minimum=0.0,
@@ -84,15 +86,35 @@ def image_preprocessor(size: tuple[int, int] | None = None, scale: float = 1.0 /
         raise ValueError("mean and std must be given together (both None to skip "
                          f"standardisation), got mean={mean!r}, std={std!r}.")
     if mean is not None:
-        mean_a = np.asarray(mean, dtype=np.float32).reshape(-1)
-        std_a = np.asarray(std, dtype=np.float32).reshape(-1)
-        if mean_a.shape != std_a.shape or np.any(std_a <= 0):
+        mean_a, std_a = _float_vector("mean", mean), _float_vector("std", std)
+        if mean_a.shape != std_a.shape or not np.all(std_a > 0):
             raise ValueError(f"std must be positive and match mean's shape {mean_a.shape}, got "
                              f"{std_a.tolist()}.")
-        steps.append(keras.layers.Normalization(mean=mean_a.tolist(),
-                                                variance=(std_a ** 2).tolist(),
-                                                name="standardize"))
+        norm = keras.layers.Normalization(mean=mean_a.tolist(), variance=(std_a ** 2).tolist(),
+                                          name="standardize")
+        # the statistics fix the number of channels: Keras reports a mismatch as a clear error
+        norm.input_spec = keras.InputSpec(min_ndim=3, axes={-1: mean_a.size})
+        steps.append(norm)
     return keras.Sequential(steps, name=name)
+
+
+def _pair(name: str, value: Any) -> tuple[int, int]:
+    """``(height, width)`` as two positive ints."""
+    if isinstance(value, str) or not isinstance(value, Sequence) or len(value) != 2:
+        raise ValueError(f"{name} must be (height, width), got {value!r}.")
+    return tuple(check_int(f"{name}[{i}]", v, minimum=1) for i, v in enumerate(value))
+
+
+def _float_vector(name: str, value: Any) -> np.ndarray:
+    """A finite float32 vector (per-channel statistics)."""
+    try:
+        arr = np.asarray(value, dtype=np.float32).reshape(-1)
+    except (TypeError, ValueError):
+        raise ValueError(f"{name} must be a sequence of numbers (one per channel), got "
+                         f"{value!r}.") from None
+    if arr.size == 0 or not np.all(np.isfinite(arr)):
+        raise ValueError(f"{name} must be finite numbers, one per channel, got {arr.tolist()}.")
+    return arr
 
 
 @keras.saving.register_keras_serializable(package="mmlib")
@@ -125,12 +147,7 @@ class PairedAugment(keras.layers.Layer):
                  pad_mode: str = "constant", flip_horizontal: bool = True,
                  flip_vertical: bool = False, seed: int | None = None, **kwargs: Any) -> None:
         super().__init__(**kwargs)
-        if crop_size is not None:
-            if len(tuple(crop_size)) != 2:
-                raise ValueError(f"crop_size must be (height, width), got {crop_size!r}.")
-            crop_size = tuple(check_int(f"crop_size[{i}]", v, minimum=1)
-                              for i, v in enumerate(crop_size))
-        self.crop_size = crop_size
+        self.crop_size = None if crop_size is None else _pair("crop_size", crop_size)
         self.pad = check_int("pad", pad, minimum=0)
         self.pad_mode = check_choice("pad_mode", pad_mode, ("constant", "reflect"))
         self.flip_horizontal = bool(flip_horizontal)
@@ -141,10 +158,24 @@ class PairedAugment(keras.layers.Layer):
     def _flatten(self, inputs: Any) -> tuple[list, list | None]:
         if isinstance(inputs, Mapping):
             keys = sorted(inputs)
-            return [inputs[k] for k in keys], keys
-        if isinstance(inputs, (list, tuple)):
-            return list(inputs), None
-        return [inputs], None
+            xs = [inputs[k] for k in keys]
+        elif isinstance(inputs, (list, tuple)):
+            keys, xs = None, list(inputs)
+        else:
+            keys, xs = None, [inputs]
+        if not xs:
+            raise ValueError(f"PairedAugment needs at least one (batch, H, W, C) tensor, got an "
+                             f"empty {type(inputs).__name__}.")
+        for i, x in enumerate(xs):
+            if not (hasattr(x, "shape") and hasattr(x, "dtype")):
+                raise TypeError(f"PairedAugment: input {i} must be a tensor or NumPy array "
+                                f"(batch, H, W, C), got {type(x).__name__}.")
+        return xs, keys
+
+    def __call__(self, inputs: Any, *args: Any, **kwargs: Any) -> Any:
+        """Check the structure and dtypes of the inputs (clear errors), then call the layer."""
+        self._flatten(inputs)  # clear errors before Keras' own checks
+        return super().__call__(inputs, *args, **kwargs)
 
     def _sizes(self, xs: list) -> tuple[int, int]:
         for i, x in enumerate(xs):
@@ -160,19 +191,28 @@ class PairedAugment(keras.layers.Layer):
             raise ValueError(f"PairedAugment: all inputs must have the same batch size, got "
                              f"{[x.shape[0] for x in xs]}.")
         h, w = next(iter(hw))
-        ch, cw = self.crop_size or (h, w)
-        if ch > h + 2 * self.pad or cw > w + 2 * self.pad:
-            raise ValueError(f"crop_size {(ch, cw)} is larger than the padded input "
-                             f"{(h + 2 * self.pad, w + 2 * self.pad)}.")
+        self._crop(h, w)
         if self.pad_mode == "reflect" and self.pad >= min(h, w):
             raise ValueError(f"pad={self.pad} must be smaller than the image size {(h, w)} for "
                              "pad_mode='reflect'.")
         return int(h), int(w)
 
+    def _crop(self, height: int, width: int) -> tuple[int, int]:
+        """The crop size for ``height × width`` inputs, checked against the padded size."""
+        ch, cw = self.crop_size or (height, width)
+        if ch > height + 2 * self.pad or cw > width + 2 * self.pad:
+            raise ValueError(f"crop_size {(ch, cw)} is larger than the padded input "
+                             f"{(height + 2 * self.pad, width + 2 * self.pad)}.")
+        return ch, cw
+
     def draw(self, batch_size: Any, height: int, width: int) -> dict[str, Any]:
         """Draw one batch of parameters: bool ``flip_lr``, ``flip_ud`` and int ``top``,
         ``left`` (offsets into the padded image), each of shape ``(batch,)``."""
-        ch, cw = self.crop_size or (height, width)
+        if isinstance(batch_size, int):  # a Python int here; a scalar tensor inside call()
+            check_int("batch_size", batch_size, minimum=0)
+        height = check_int("height", height, minimum=1)
+        width = check_int("width", width, minimum=1)
+        ch, cw = self._crop(height, width)
         shape = (batch_size,)
         flip_lr = keras.random.uniform(shape, seed=self.seed_generator) < 0.5
         flip_ud = keras.random.uniform(shape, seed=self.seed_generator) < 0.5
@@ -197,7 +237,14 @@ class PairedAugment(keras.layers.Layer):
         """Pad, crop at ``(top, left)`` and flip one ``(batch, H, W, C)`` tensor per ``params``
         (as returned by :meth:`draw`); returns ``(batch, crop_h, crop_w, C)``."""
         x = tf.convert_to_tensor(x)
-        h, w = int(x.shape[1]), int(x.shape[2])
+        missing = [k for k in ("flip_lr", "flip_ud", "top", "left") if k not in params]
+        if missing:
+            raise ValueError(f"params lacks {missing}; pass the dict returned by draw().")
+        h, w = self._sizes([x])
+        n_params = tf.convert_to_tensor(params["top"]).shape[0]
+        if n_params is not None and x.shape[0] is not None and n_params != x.shape[0]:
+            raise ValueError(f"params were drawn for a batch of {n_params}, but x has batch size "
+                             f"{x.shape[0]}.")
         ch, cw = self.crop_size or (h, w)
         if self.pad:
             p = self.pad
@@ -250,6 +297,15 @@ def standardize_caption(text: Any) -> Any:
     Returns:
         String tensor of the same shape.
     """
+    if not isinstance(text, tf.Tensor):
+        try:
+            text = tf.convert_to_tensor(text)
+        except (TypeError, ValueError):
+            raise TypeError(f"text must be a string tensor (or strings), got "
+                            f"{type(text).__name__}.") from None
+    if text.dtype != tf.string:
+        raise TypeError(f"text must be a string tensor (or strings), got dtype "
+                        f"{text.dtype.name}.")
     s = tf.strings.lower(text, encoding="utf-8")
     s = tf.strings.regex_replace(s, "['\u2019]", "")
     s = tf.strings.regex_replace(s, r"[^\pL\pN\s.%]", " ")
@@ -295,6 +351,9 @@ def make_text_vectorizer(corpus: Iterable[str] | np.ndarray, max_tokens: int | N
         ngrams = check_int("ngrams", ngrams, minimum=1)
     if isinstance(corpus, str):
         raise ValueError("corpus must be a collection of texts, got a single string.")
+    if not isinstance(corpus, (Iterable, tf.data.Dataset)):
+        raise ValueError(f"corpus must be a collection of texts (list, array or tf.data.Dataset "
+                         f"of strings), got {type(corpus).__name__}.")
     if not isinstance(corpus, tf.data.Dataset):
         corpus = np.asarray(list(corpus), dtype=object).astype(str)
         if corpus.size == 0:
@@ -356,7 +415,8 @@ class LogMelSpectrogram(keras.layers.Layer):
             self.n_mels, self.fft_length // 2 + 1, self.sample_rate, self.fmin, self.fmax)
 
     def n_frames(self, n_samples: int) -> int:
-        """Number of output frames for ``n_samples`` input samples."""
+        """Number of output frames for ``n_samples`` (>= ``frame_length``) input samples."""
+        n_samples = check_int("n_samples", n_samples, minimum=self.frame_length)
         return 1 + (n_samples - self.frame_length) // self.frame_step
 
     def _check(self, shape: Sequence) -> None:
@@ -372,6 +432,10 @@ class LogMelSpectrogram(keras.layers.Layer):
 
     def call(self, inputs: Any) -> Any:
         """Waveforms ``(batch, n_samples)`` → log-mel ``(batch, frames, n_mels)``."""
+        inputs = tf.convert_to_tensor(inputs)
+        if not (inputs.dtype.is_floating or inputs.dtype.is_integer):
+            raise TypeError(f"LogMelSpectrogram expects numeric waveforms, got dtype "
+                            f"{inputs.dtype.name}.")
         x = tf.cast(inputs, "float32")
         self._check(tuple(x.shape))
         stft = tf.signal.stft(x, self.frame_length, self.frame_step, self.fft_length,
@@ -466,9 +530,15 @@ class TabularPreprocessor:
     def fit(self, X: Any, y: Any = None) -> TabularPreprocessor:
         """Learn means, scales and categories from ``X`` (``(n, n_columns)`` DataFrame/array)."""
         names, cols, is_frame = self._columns(X)
-        if len(next(iter(cols.values()), [])) == 0:
+        if not cols:
+            raise ValueError("X must contain at least one column, got 0 columns.")
+        if len(next(iter(cols.values()))) == 0:
             raise ValueError("X must contain at least one row, got 0 rows.")
         numeric, categorical = self.numeric, self.categorical
+        for role, chosen in (("numeric", numeric), ("categorical", categorical)):
+            if isinstance(chosen, str) or not (chosen is None or isinstance(chosen, Iterable)):
+                raise ValueError(f"{role} must be a list of column names or indices, got "
+                                 f"{chosen!r} (write [{chosen!r}] for one column).")
         if numeric is None and categorical is None:
             if is_frame:
                 numeric = [c for c in names if np.asarray(cols[c]).dtype.kind in "biuf"
@@ -486,6 +556,9 @@ class TabularPreprocessor:
             if unknown:
                 raise ValueError(f"{role} names columns {unknown} that X does not have "
                                  f"(columns: {names}).")
+            repeated = sorted({c for c in chosen if chosen.count(c) > 1}, key=str)
+            if repeated:
+                raise ValueError(f"{role} names the columns {repeated} more than once.")
         both = set(numeric) & set(categorical)
         if both:
             raise ValueError(f"columns {sorted(both, key=str)} are both numeric and categorical.")

@@ -6,7 +6,8 @@ What lives here, and the paper each piece implements:
   Taylor, Nebout, "ModDrop: adaptive multi-modal gesture recognition", IEEE TPAMI 2016).
 * :class:`OGMGEModel` and :class:`OGMGELogger` -- On-the-fly Gradient Modulation with
   Generalization Enhancement (Peng, Wei, Deng, Wang, Hu, "Balanced Multimodal Learning via
-  On-the-fly Gradient Modulation", CVPR 2022).
+  On-the-fly Gradient Modulation", CVPR 2022); :func:`imbalanced_toy_problem` makes a small
+  two-modality problem in which one modality dominates, to watch it work.
 * :func:`gradient_blending_weights`, :func:`head_losses`, :func:`estimate_blending_weights`,
   :func:`compile_blended` -- Gradient-Blending (Wang, Tran, Feiszli, "What Makes Training
   Multi-modal Classification Networks Hard?", CVPR 2020).
@@ -24,7 +25,8 @@ backend (``tf.GradientTape``); everything else is backend-neutral ``keras.ops``.
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+import inspect
+from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
 
 import keras
@@ -32,13 +34,22 @@ import numpy as np
 import tensorflow as tf
 from keras import ops
 
+from mmlib import encoders as encoders_module
+from mmlib import fusion as fusion_module
 from mmlib._validate import check_choice, check_float, check_int
+from mmlib.fusion import (
+    _check_batch_sizes,
+    _check_modality_inputs,
+    _check_same_modalities,
+    _modality_mask,
+)
 
 __all__ = [
     "ModalityDropout",
     "OGMGEModel",
     "OGMGELogger",
     "ogm_ge_coefficients",
+    "imbalanced_toy_problem",
     "gradient_blending_weights",
     "head_losses",
     "estimate_blending_weights",
@@ -69,13 +80,9 @@ def _modality_items(inputs: Any, name: str = "inputs") -> tuple[list[str] | None
                      f"{type(inputs).__name__}.")
 
 
-def _check_same_batch(tensors: Sequence[Any], name: str = "inputs") -> None:
-    """Raise when the static batch sizes of the modality tensors differ."""
-    sizes = [None if len(t.shape) == 0 else t.shape[0] for t in tensors]
-    known = {s for s in sizes if s is not None}
-    if len(known) > 1:
-        raise ValueError(f"{name} must all have the same batch size (axis 0), got batch sizes "
-                         f"{sizes}.")
+def _check_same_batch(tensors: Sequence[Any], owner: str) -> None:
+    """Raise when the static batch sizes (axis 0) of the modality tensors differ."""
+    _check_batch_sizes(owner, [None if len(t.shape) == 0 else t.shape[0] for t in tensors])
 
 
 def _broadcast_column(column: Any, like: Any) -> Any:
@@ -136,6 +143,11 @@ class ModalityDropout(keras.layers.Layer):
         self.num_modalities: int | None = None
         self.modality_names: tuple[str, ...] | None = None
 
+    def __call__(self, inputs: Any, *args: Any, **kwargs: Any) -> Any:
+        """Check the structure and dtypes of the inputs (clear errors), then call the layer."""
+        _check_modality_inputs("ModalityDropout", inputs, numeric=False)
+        return super().__call__(inputs, *args, **kwargs)
+
     def build(self, input_shape: Any) -> None:
         if not input_shape:
             raise ValueError("ModalityDropout inputs must hold at least one modality, got "
@@ -155,28 +167,20 @@ class ModalityDropout(keras.layers.Layer):
              training: bool | None = None) -> tuple[Any, Any]:
         keys, tensors = _modality_items(inputs)
         m = len(tensors)
-        if self.num_modalities is not None and m != self.num_modalities:
-            raise ValueError(f"ModalityDropout was built for {self.num_modalities} modalities, "
-                             f"got {m}.")
-        if keys is not None and self.modality_names is not None and \
-                tuple(keys) != self.modality_names:
-            raise ValueError(f"ModalityDropout was built for modalities {list(self.modality_names)}"
-                             f", got {keys}.")
+        _check_same_modalities("ModalityDropout", self.num_modalities, self.modality_names, m,
+                               keys)
         tensors = [ops.convert_to_tensor(t) for t in tensors]
-        _check_same_batch(tensors)
+        for i, t in enumerate(tensors):
+            if len(t.shape) == 0:
+                raise ValueError(f"ModalityDropout: modality {i} must have a batch axis "
+                                 f"(batch, ...), got a scalar.")
+        _check_same_batch(tensors, "ModalityDropout")
         batch = ops.shape(tensors[0])[0]
         if modality_mask is None:
             present = ops.ones((batch, m), dtype="float32")
         else:
-            present = ops.convert_to_tensor(modality_mask)
-            shape = tuple(present.shape)
-            if len(shape) != 2 or (shape[1] is not None and shape[1] != m):
-                raise ValueError(f"modality_mask must have shape (batch, {m}), got {shape}.")
-            if shape[0] is not None and tensors[0].shape[0] is not None and \
-                    shape[0] != tensors[0].shape[0]:
-                raise ValueError(f"modality_mask has batch size {shape[0]} but the modalities have "
-                                 f"batch size {tensors[0].shape[0]}.")
-            present = ops.cast(ops.cast(present, "float32") > 0.5, "float32")
+            present = ops.cast(_modality_mask("ModalityDropout", modality_mask, m,
+                                              tensors[0].shape[0]), "float32")
         if training and self.p > 0.0:
             u = keras.random.uniform((batch, m), seed=self.seed_generator)
             kept = ops.cast(u >= self.p, "float32") * present
@@ -239,10 +243,15 @@ def ogm_ge_coefficients(scores: Any, alpha: float, *, rule: str = "paper") -> tu
     """
     alpha = check_float("alpha", alpha, minimum=0.0, include_min=False)
     check_choice("rule", rule, ["paper", "shifted"])
-    scores = ops.cast(ops.convert_to_tensor(scores), "float32")
+    scores = ops.convert_to_tensor(scores)
+    if keras.backend.standardize_dtype(scores.dtype) in ("string", "bool"):
+        raise TypeError(f"scores must be numbers, got dtype {scores.dtype.name}.")
+    scores = ops.cast(scores, "float32")
     if len(scores.shape) != 1 or (scores.shape[0] is not None and scores.shape[0] < 2):
         raise ValueError(f"scores must be a 1-D tensor with one score per modality (M >= 2), got "
                          f"shape {tuple(scores.shape)}.")
+    if tf.executing_eagerly() and bool(ops.any(scores < 0)):  # traced steps: scores are sums
+        raise ValueError(f"scores must be non-negative, got {ops.convert_to_numpy(scores)}.")
     m = scores.shape[0]
     others = (ops.sum(scores) - scores) / float(m - 1)
     ratios = scores / ops.maximum(others, 1e-12)
@@ -368,12 +377,20 @@ class OGMGEModel(keras.Model):
         self._feature_dims: list[int] | None = None
 
     # -- structure -----------------------------------------------------------------------------
+    def __call__(self, inputs: Any, *args: Any, **kwargs: Any) -> Any:
+        """Check the structure and dtypes of the inputs (clear errors), then call the layer."""
+        _check_modality_inputs("OGMGEModel", inputs, numeric=False)
+        return super().__call__(inputs, *args, **kwargs)
+
     def _split_inputs(self, inputs: Any) -> list[Any]:
         if isinstance(inputs, Mapping):
             missing = [n for n in self.modality_names if n not in inputs]
-            if missing:
-                raise ValueError(f"inputs is missing modalities {missing}; expected the keys "
-                                 f"{self.modality_names}, got {list(inputs)}.")
+            unknown = [k for k in inputs if k not in self.modality_names]
+            if missing or unknown:
+                problem = (f"is missing modalities {missing}" if missing
+                           else f"has unknown modalities {unknown}")
+                raise ValueError(f"inputs {problem}; expected the keys {self.modality_names}, "
+                                 f"got {list(inputs)}.")
             return [inputs[n] for n in self.modality_names]
         if isinstance(inputs, (list, tuple)):
             if len(inputs) != len(self.encoders):
@@ -403,7 +420,7 @@ class OGMGEModel(keras.Model):
     def modality_features(self, inputs: Any, training: bool | None = None) -> list[Any]:
         """Encoder outputs ``[(batch, d_1), ..., (batch, d_M)]``."""
         tensors = self._split_inputs(inputs)
-        _check_same_batch(tensors)
+        _check_same_batch(tensors, "OGMGEModel")
         return [enc(x, training=training) for enc, x in zip(self.encoders, tensors, strict=True)]
 
     def _branch_logits(self, features: list[Any]) -> list[Any]:
@@ -434,6 +451,9 @@ class OGMGEModel(keras.Model):
     def train_step(self, data: Any) -> dict[str, Any]:
         x, y, sample_weight = keras.utils.unpack_x_y_sample_weight(data)
         if y is None:
+            # this runs while fit traces the step: drop the half-made function, or the next fit
+            # would fail with "Creating variables on a non-first call to a function"
+            self.train_function = None
             raise ValueError("OGMGEModel.fit needs labels y (class indices or one-hot), got None.")
         if not self.built:  # fit defers building to the first trace of train_step
             self.build(keras.tree.map_structure(lambda t: tuple(t.shape), x))
@@ -526,10 +546,66 @@ class OGMGELogger(keras.callbacks.Callback):
         self.history: dict[str, list[float]] = {}
 
     def on_train_batch_end(self, batch: int, logs: dict[str, Any] | None = None) -> None:
+        """Append the step's ``coef_<m>_step`` / ``ratio_<m>_step`` logs to ``history``."""
         for key, value in (logs or {}).items():
             if key.endswith("_step") and key.startswith(("coef_", "ratio_")):
                 self.history.setdefault(key[: -len("_step")], []).append(
                     float(np.asarray(value)))
+
+
+def imbalanced_toy_problem(n_train: int = 600, n_test: int = 600, *, classes: int = 4,
+                           dims: Sequence[int] = (64, 32),
+                           separations: Sequence[float] = (6.0, 1.5), seed: int = 0,
+                           ) -> tuple[tuple[dict[str, np.ndarray], np.ndarray],
+                                      tuple[dict[str, np.ndarray], np.ndarray]]:
+    """A two-modality classification problem in which modality ``"a"`` dominates ``"b"``.
+
+    The setting OGM-GE addresses (Peng et al., CVPR 2022): both modalities carry the label, but
+    one is much easier, so plain joint training fits it first, the loss collapses and the weaker
+    modality's encoder stays under-trained. Recipe, with ``rng = np.random.default_rng(seed)``:
+
+    1. class means ``μ_a = rng.normal(size=(classes, d_a))`` and then ``μ_b`` likewise, each row
+       rescaled to norm ``separations[0]`` (for ``a``) or ``separations[1]`` (for ``b``);
+    2. the training set, then the test set, each drawn as ``y = rng.integers(0, classes, n)``,
+       ``x_a = μ_a[y] + rng.normal(size=(n, d_a))``, then ``x_b = μ_b[y] + rng.normal(...)``.
+
+    With the defaults ``a`` is almost perfectly linearly separable while a linear classifier on
+    raw ``b`` reaches about 0.7 (chance: ``1 / classes``).
+
+    Args:
+        n_train, n_test: number of training and test samples.
+        classes: number of classes (>= 2).
+        dims: ``(d_a, d_b)``, the feature sizes of the two modalities.
+        separations: norms of the class means of ``a`` and ``b`` (noise has unit variance).
+        seed: seed of the generator.
+
+    Returns:
+        ``((x_train, y_train), (x_test, y_test))``: ``x`` dicts ``{"a": (n, d_a), "b": (n, d_b)}``
+        of float32 arrays, ``y`` int64 labels ``(n,)``.
+    """
+    n_train = check_int("n_train", n_train, minimum=1)
+    n_test = check_int("n_test", n_test, minimum=1)
+    classes = check_int("classes", classes, minimum=2)
+    if isinstance(dims, str) or not isinstance(dims, Sequence) or len(dims) != 2:
+        raise ValueError(f"dims must be a pair (d_a, d_b), got {dims!r}.")
+    if isinstance(separations, str) or not isinstance(separations, Sequence) or \
+            len(separations) != 2:
+        raise ValueError(f"separations must be a pair (norm_a, norm_b), got {separations!r}.")
+    dims = [check_int(f"dims[{i}]", d, minimum=1) for i, d in enumerate(dims)]
+    norms = [check_float(f"separations[{i}]", v, minimum=0.0) for i, v in enumerate(separations)]
+    rng = np.random.default_rng(check_int("seed", seed, minimum=0))
+    means = []
+    for d, norm in zip(dims, norms, strict=True):
+        mu = rng.normal(size=(classes, d))
+        means.append(mu * (norm / np.linalg.norm(mu, axis=1, keepdims=True)))
+
+    def draw(n: int) -> tuple[dict[str, np.ndarray], np.ndarray]:
+        y = rng.integers(0, classes, n)
+        x = {m: (mu[y] + rng.normal(size=(n, d))).astype("float32")
+             for m, mu, d in zip("ab", means, dims, strict=True)}
+        return x, y
+
+    return draw(n_train), draw(n_test)
 
 
 # ----------------------------------------------------------------------------------------------
@@ -541,9 +617,17 @@ def _as_head_arrays(name: str, value: Any, heads: list[str] | None) -> tuple[lis
         if heads is not None and set(keys) != set(heads):
             raise ValueError(f"{name} must have the heads {heads}, got {keys}.")
         keys = heads if heads is not None else keys
-        arr = np.array([float(value[k]) for k in keys], dtype=np.float64)
+        values = [value[k] for k in keys]
+    elif isinstance(value, Iterable) and not isinstance(value, str):
+        keys, values = None, list(value)
     else:
-        arr = np.asarray(value, dtype=np.float64).reshape(-1)
+        raise ValueError(f"{name} must be a dict head -> loss or a sequence of losses, got "
+                         f"{value!r}.")
+    try:
+        arr = np.asarray(values, dtype=np.float64).reshape(-1)
+    except (TypeError, ValueError):
+        raise ValueError(f"{name} must hold numbers (one loss per head), got {value!r}.") from None
+    if keys is None:
         keys = heads if heads is not None else [str(i) for i in range(arr.size)]
         if arr.size != len(keys):
             raise ValueError(f"{name} must hold one loss per head ({len(keys)}), got {arr.size}.")
@@ -696,6 +780,11 @@ def estimate_blending_weights(model: keras.Model, train_data: tuple[Any, Any],
     """
     warmup_epochs = check_int("warmup_epochs", warmup_epochs, minimum=0)
     window_epochs = check_int("window_epochs", window_epochs, minimum=1)
+    for name, pair in (("train_data", train_data), ("val_data", val_data)):
+        if not isinstance(pair, (tuple, list)) or len(pair) != 2:
+            got = (f"a {type(pair).__name__} of length {len(pair)}"
+                   if isinstance(pair, (tuple, list)) else type(pair).__name__)
+            raise ValueError(f"{name} must be a pair (x, y), got {got}.")
     heads = _output_names(model)
     (xt, yt), (xv, yv) = train_data, val_data
     yt_heads = _targets_per_head(yt, heads)
@@ -734,6 +823,8 @@ def compile_blended(model: keras.Model, weights: Mapping[str, float] | None = No
                          f"{list(weights)}.")
     for h, w in weights.items():
         check_float(f"weights[{h!r}]", w, minimum=0.0)
+    if not any(float(w) > 0.0 for w in weights.values()):
+        raise ValueError(f"weights must not all be 0 (nothing would be trained), got {weights}.")
     loss = loss if loss is not None else keras.losses.SparseCategoricalCrossentropy(
         from_logits=True)
     model.compile(optimizer=optimizer, loss={h: loss for h in heads},
@@ -792,6 +883,10 @@ def multitask_heads(features: Any, tasks: Mapping[str, Any], *,
     """
     if not isinstance(tasks, Mapping) or not tasks:
         raise ValueError(f"tasks must be a non-empty dict name -> spec, got {tasks!r}.")
+    if not hasattr(features, "shape") or len(features.shape) != 2:
+        got = (f"shape {tuple(features.shape)}" if hasattr(features, "shape")
+               else type(features).__name__)
+        raise ValueError(f"features must be a (batch, d) tensor, got {got}.")
     if seed is not None:
         check_int("seed", seed, minimum=0)
     out = {}
@@ -828,8 +923,9 @@ class UncertaintyWeighting(keras.layers.Layer):
             counts as classification); a dict ``name -> type`` names the tasks.
         initial_log_variance: initial value of every ``s_i`` (0 = all weights start at 1 / ½).
 
-    Call: ``layer(losses)`` with a list (or dict with the same names) of scalar task losses
-    returns the scalar total loss. ``layer.log_variances`` is the ``(T,)`` weight.
+    Call: ``layer(losses)`` with a list (or, for a layer made from a dict, a dict with the same
+    names) of scalar task losses (tensors or Python floats) returns the scalar total loss.
+    ``layer.log_variances`` is the ``(T,)`` weight.
     """
 
     def __init__(self, task_types: Sequence[str] | Mapping[str, str],
@@ -856,9 +952,23 @@ class UncertaintyWeighting(keras.layers.Layer):
             initializer=keras.initializers.Constant(self.initial_log_variance))
         self.built = True
 
+    def __call__(self, losses: Any, *args: Any, **kwargs: Any) -> Any:
+        """Turn Python-number losses into tensors (Keras takes only tensors), then call."""
+        if isinstance(losses, Mapping):
+            losses = {k: ops.convert_to_tensor(v) if isinstance(v, (int, float)) else v
+                      for k, v in losses.items()}
+        elif isinstance(losses, (list, tuple)):
+            losses = [ops.convert_to_tensor(v) if isinstance(v, (int, float)) else v
+                      for v in losses]
+        return super().__call__(losses, *args, **kwargs)
+
     def call(self, losses: Any) -> Any:
         if isinstance(losses, Mapping):
-            if self.task_names is None or set(losses) != set(self.task_names):
+            if self.task_names is None:
+                raise ValueError("losses is a dict, but this layer was made from a list of task "
+                                 "types; pass the losses as a list in that order (or make the "
+                                 "layer from a dict name -> type).")
+            if set(losses) != set(self.task_names):
                 raise ValueError(f"losses must have the tasks {self.task_names}, got "
                                  f"{list(losses)}.")
             losses = [losses[k] for k in self.task_names]
@@ -866,6 +976,11 @@ class UncertaintyWeighting(keras.layers.Layer):
         if len(losses) != len(self.task_types):
             raise ValueError(f"losses must hold {len(self.task_types)} task losses, got "
                              f"{len(losses)}.")
+        losses = [ops.convert_to_tensor(v) for v in losses]
+        for i, v in enumerate(losses):
+            if any(d is not None and d != 1 for d in v.shape):
+                raise ValueError(f"losses[{i}] must be a scalar (the task's mean loss), got "
+                                 f"shape {tuple(v.shape)}.")
         stacked = ops.stack([ops.cast(ops.reshape(v, ()), "float32") for v in losses])
         s = ops.cast(self.log_variances, "float32")
         factors = ops.convert_to_tensor(self._factors)
@@ -915,6 +1030,20 @@ class MultiTaskModel(keras.Model):
         super().__init__(**kwargs)
         if not isinstance(tasks, Mapping) or not tasks:
             raise ValueError(f"tasks must be a non-empty dict task -> spec, got {tasks!r}.")
+        if not isinstance(body, keras.layers.Layer):
+            raise TypeError(f"body must be a Keras model with dict outputs task -> output, got "
+                            f"{type(body).__name__}.")
+        outputs = getattr(body, "_outputs_struct", None)
+        if isinstance(outputs, Mapping):  # a functional body: its outputs must cover the tasks
+            absent = [str(t) for t in tasks if t not in outputs]
+            if absent:
+                raise ValueError(f"tasks {absent} are not outputs of body (its outputs: "
+                                 f"{list(outputs)}).")
+        if losses is not None:
+            unknown = [t for t in losses if t not in tasks]
+            if unknown:
+                raise ValueError(f"losses names tasks {unknown} that are not in tasks "
+                                 f"{list(tasks)}.")
         self.body = body
         self.tasks = {str(k): (list(v) if isinstance(v, tuple) else v) for k, v in tasks.items()}
         self.task_names = list(self.tasks)
@@ -954,6 +1083,11 @@ class MultiTaskModel(keras.Model):
         missing = [t for t in self.task_names if t not in y]
         if missing:
             raise ValueError(f"y has no targets for the tasks {missing}; got keys {list(y)}.")
+        absent = [t for t in self.task_names
+                  if not isinstance(y_pred, Mapping) or t not in y_pred]
+        if absent:
+            got = list(y_pred) if isinstance(y_pred, Mapping) else type(y_pred).__name__
+            raise ValueError(f"the body's predictions lack the tasks {absent}; got {got}.")
         return {t: self.task_losses[t](y[t], y_pred[t], sample_weight=sample_weight)
                 for t in self.task_names}
 
@@ -1027,22 +1161,28 @@ def _make_inputs(inputs: Any) -> dict[str, Any]:
     return out
 
 
+def _named_spec(spec: Any) -> tuple[str, dict[str, Any]] | None:
+    """``"name"`` -> ``("name", {})``, ``(name, kwargs)`` -> ``(name, dict(kwargs))``, else None."""
+    if isinstance(spec, str):
+        return spec, {}
+    if (isinstance(spec, (tuple, list)) and len(spec) == 2 and isinstance(spec[0], str)
+            and isinstance(spec[1], Mapping)):
+        return spec[0], dict(spec[1])
+    return None
+
+
 def _resolve_encoder(name: str, spec: Any, tensor: Any, seed: int | None) -> keras.layers.Layer:
     """Encoder spec -> layer: a layer, ``factory(shape)``, ``"name"`` or ``(name, kwargs)``."""
     if isinstance(spec, keras.layers.Layer):
         return spec
     shape = tuple(tensor.shape[1:])
-    if isinstance(spec, str) or (isinstance(spec, (tuple, list)) and len(spec) == 2
-                                 and isinstance(spec[0], str) and isinstance(spec[1], Mapping)):
-        fname, kwargs = (spec, {}) if isinstance(spec, str) else (spec[0], dict(spec[1]))
-        import inspect
-
-        from mmlib import encoders as enc_module
-
-        factory = getattr(enc_module, fname, None)
+    named = _named_spec(spec)
+    if named is not None:
+        fname, kwargs = named
+        factory = getattr(encoders_module, fname, None)
         if fname.startswith("_") or not callable(factory) or isinstance(factory, type):
             raise ValueError(f"encoders[{name!r}] names no encoder function of mmlib.encoders: "
-                             f"{fname!r}; expected one of {sorted(enc_module.__all__)}.")
+                             f"{fname!r}; expected one of {sorted(encoders_module.__all__)}.")
         params = inspect.signature(factory).parameters
         auto = {"input_shape": shape, "n_features": shape[-1] if shape else None,
                 "sequence_length": shape[0] if shape else None,
@@ -1068,13 +1208,11 @@ def _resolve_encoder(name: str, spec: Any, tensor: Any, seed: int | None) -> ker
 def _resolve_fusion(spec: Any, seed: int | None) -> keras.layers.Layer:
     if isinstance(spec, keras.layers.Layer):
         return spec
-    if isinstance(spec, str) or (isinstance(spec, (tuple, list)) and len(spec) == 2
-                                 and isinstance(spec[0], str) and isinstance(spec[1], Mapping)):
-        cname, kwargs = (spec, {}) if isinstance(spec, str) else (spec[0], dict(spec[1]))
-        from mmlib import fusion as fusion_module
-
+    named = _named_spec(spec)
+    if named is not None:
+        cname, kwargs = named
         cls = getattr(fusion_module, cname, None)
-        base = getattr(fusion_module, "FusionLayer", keras.layers.Layer)
+        base = fusion_module.FusionLayer
         if not (isinstance(cls, type) and issubclass(cls, base)) or cls is base:
             raise ValueError(f"fusion names no fusion layer of mmlib.fusion: {cname!r}; expected "
                              "a layer that takes a list/dict of modality features, e.g. "
@@ -1092,8 +1230,6 @@ def _resolve_fusion(spec: Any, seed: int | None) -> keras.layers.Layer:
 
 
 def _accepts_modality_mask(layer: keras.layers.Layer) -> bool:
-    import inspect
-
     try:
         return "modality_mask" in inspect.signature(layer.call).parameters
     except (TypeError, ValueError):  # pragma: no cover - builtins without a signature
@@ -1143,7 +1279,7 @@ def build_fusion_model(inputs: Any, encoders: Mapping[str, Any], fusion: Any = "
         modality_dropout: drop probability p of :class:`ModalityDropout` (None = no layer).
         mask_input: add an input ``"modality_mask"`` ``(M,)`` (1 = present, columns in sorted
             modality order) passed to ModalityDropout / the fusion layer.
-        hidden: sizes of ReLU ``Dense`` layers between fusion and heads.
+        hidden: sizes of ReLU ``Dense`` layers between fusion and heads (an int = one layer).
         dropout: dropout rate after each hidden layer, in [0, 1).
         unimodal_heads: add per-modality heads ``"<task>_<modality>"``.
         seed: seed for encoders, fusion, dropout and heads (None = Keras' global seed).
@@ -1164,7 +1300,11 @@ def build_fusion_model(inputs: Any, encoders: Mapping[str, Any], fusion: Any = "
     heads = {"label": 2} if heads is None else heads
     if not isinstance(heads, Mapping) or not heads:
         raise ValueError(f"heads must be a non-empty dict task -> spec, got {heads!r}.")
-    hidden = [check_int("hidden", h, minimum=1) for h in hidden]
+    if isinstance(hidden, int):
+        hidden = (hidden,)
+    if isinstance(hidden, str) or not isinstance(hidden, Sequence):
+        raise ValueError(f"hidden must be a sequence of layer sizes, got {hidden!r}.")
+    hidden = [check_int(f"hidden[{j}]", h, minimum=1) for j, h in enumerate(hidden)]
     dropout = check_float("dropout", dropout, minimum=0.0, maximum=1.0, include_max=False)
     sub = (lambda i: None) if seed is None else (lambda i: seed * 1009 + i)
 

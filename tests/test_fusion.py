@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import inspect
 from dataclasses import dataclass
 from typing import Any
 
@@ -137,6 +138,11 @@ def test_generic_layer_properties(case_id, tmp_path):
     loaded = keras.models.load_model(tmp_path / "m.keras")
     np.testing.assert_array_equal(keras.ops.convert_to_numpy(loaded(data)), before)
     assert loaded.layers[-1].get_config() == model.layers[-1].get_config()
+    # get_config holds every constructor argument, and from_config rebuilds the same layer
+    config = layer.get_config()
+    params = set(inspect.signature(type(layer).__init__).parameters) - {"self", "kwargs"}
+    assert params <= set(config), f"get_config misses {params - set(config)}"
+    assert type(layer).from_config(config).get_config() == config
 
 
 def test_tf_function_and_jit_compile_all_layers():
@@ -177,7 +183,6 @@ def test_tf_function_and_jit_compile_all_layers():
     assert np.isfinite(model.train_on_batch(batch, np.ones((B, 1), "float32")))
     for w, b in zip(model.trainable_weights, before, strict=True):
         assert np.any(w.numpy() != b), f"{w.path} not updated by the jit-compiled train step"
-    assert model.predict_on_batch(batch).shape == (B, 1)
 
 
 def test_dict_inputs_follow_sorted_keys(tmp_path):
@@ -260,6 +265,17 @@ def test_low_rank_fusion_equals_sum_of_products(one_position):
     np.testing.assert_allclose(out, ref, atol=1e-5, rtol=1e-5)
 
 
+def low_rank_with(xs, units, factors, bias):
+    """A LowRankFusion built on ``xs`` whose factors are set to ``factors`` (rank weights 1)."""
+    layer = F.LowRankFusion(units, len(factors[0]))
+    layer(xs)
+    for var, val in zip(layer.factors, factors, strict=True):
+        var.assign(val)
+    layer.rank_weights.assign(np.ones(len(factors[0])))
+    layer.bias.assign(bias)
+    return layer
+
+
 def tfn_dense(xs, kernel, bias):
     """TensorFusion followed by Dense, written out in NumPy."""
     z = [np.concatenate([x, np.ones((x.shape[0], 1))], 1).astype(np.float64) for x in xs]
@@ -281,16 +297,11 @@ def test_low_rank_represents_tensor_fusion_plus_dense_two_modalities_by_svd():
         u, s, vt = np.linalg.svd(kernel[:, k].reshape(d1 + 1, d2 + 1), full_matrices=False)
         f1[:, :, k] = (u * s).T
         f2[:, :, k] = vt
-    layer = F.LowRankFusion(units, rank)
-    layer(xs)
-    for var, val in zip(layer.factors, (f1, f2), strict=True):
-        var.assign(val)
-    layer.rank_weights.assign(np.ones(rank))
-    layer.bias.assign(bias)
-    np.testing.assert_allclose(layer(xs), tfn_dense(xs, kernel, bias), atol=1e-4)
+    layer = low_rank_with(xs, units, (f1, f2), bias)
+    np.testing.assert_allclose(layer(xs), tfn_dense(xs, kernel, bias), atol=1e-5)
     # and the same holds through the actual TensorFusion layer
     tfn = keras.ops.convert_to_numpy(F.TensorFusion()(xs)) @ kernel + bias
-    np.testing.assert_allclose(layer(xs), tfn, atol=1e-4)
+    np.testing.assert_allclose(layer(xs), tfn, atol=1e-5)
 
 
 def test_low_rank_represents_tensor_fusion_plus_dense_three_modalities():
@@ -310,13 +321,8 @@ def test_low_rank_represents_tensor_fusion_plus_dense_three_modalities():
                 fs[0][r, i, k] = 1.0
                 fs[1][r, j, k] = 1.0
                 fs[2][r, :, k] = t[i, j]
-    layer = F.LowRankFusion(units, rank)
-    layer(xs)
-    for var, val in zip(layer.factors, fs, strict=True):
-        var.assign(val)
-    layer.rank_weights.assign(np.ones(rank))
-    layer.bias.assign(bias)
-    np.testing.assert_allclose(layer(xs), tfn_dense(xs, kernel, bias), atol=1e-4)
+    layer = low_rank_with(xs, units, fs, bias)
+    np.testing.assert_allclose(layer(xs), tfn_dense(xs, kernel, bias), atol=1e-5)
 
 
 def sigmoid(x):
@@ -443,6 +449,11 @@ def test_early_and_projected_fusion_against_numpy():
     early = F.EarlyFusion(append_mask=True)(xs, modality_mask=mask)
     ref = np.concatenate([xs[0] * mask[:, :1], xs[1] * mask[:, 1:], mask], 1)
     np.testing.assert_allclose(early, ref, atol=0)
+    proj = F.EarlyFusion(5, "tanh", append_mask=True, seed=3)
+    proj(xs)
+    proj.bias.assign(np.random.default_rng(17).normal(size=5))
+    out = keras.ops.convert_to_numpy(proj(xs, modality_mask=mask))
+    np.testing.assert_allclose(out, np.tanh(ref @ npw(proj.kernel) + npw(proj.bias)), atol=1e-6)
     for combine in ("concat", "sum", "product"):
         layer = F.ProjectedFusion(combine, seed=7)
         out = keras.ops.convert_to_numpy(layer(xs))
@@ -506,6 +517,47 @@ def test_bad_input_raises_value_error():
         F.FiLM(target="depth")({"rgb": xs[0], "text": xs[1]})
     with pytest.raises(ValueError, match="one_position must be one of"):
         F.TensorFusion("middle")
+    with pytest.raises(ValueError, match=r"X and Y must have the same axes between batch and "
+                                         r"features, got shapes \(4, 2, 3\) and \(4, 5, 3\)"):
+        F.ProjectedFusion()([np.zeros((B, 2, 3)), np.zeros((B, 5, 3))])
+    projected = F.ProjectedFusion()
+    projected([keras.Input((None, 3)), keras.Input((None, 3))])  # steps unknown when built
+    with pytest.raises(ValueError, match="same axes between batch and features"):
+        projected([np.zeros((B, 2, 3)), np.zeros((B, 5, 3))])
+
+
+@pytest.mark.parametrize("make", [lambda: F.EarlyFusion(), lambda: F.LowRankFusion(2, 2),
+                                  lambda: F.ProjectedFusion()], ids=["early", "lowrank", "proj"])
+def test_wrong_structure_or_dtype_is_reported_before_keras(make):
+    """Errors name the problem in the layer's terms, never a raw TensorFlow / Keras message."""
+    xs = feats([(3,), (3,)])
+    with pytest.raises(ValueError, match="at least one modality tensor, got an empty list"):
+        make()([])
+    with pytest.raises(ValueError, match="at least one modality tensor, got an empty dict"):
+        make()({})
+    with pytest.raises(ValueError, match="list or dict of modality tensors .* got int 5"):
+        make()(5)
+    with pytest.raises(TypeError, match="modality 1 must be a tensor or NumPy array, got NoneType"):
+        make()([xs[0], None])
+    with pytest.raises(TypeError, match="modality 0 must be a tensor or NumPy array, got list"):
+        make()([[[1.0, 2.0, 3.0]], xs[1][:1]])
+    with pytest.raises(TypeError, match="modality 'text' must hold numbers, got dtype str"):
+        make()({"audio": xs[0], "text": np.array([["a", "b", "c"]] * B)})
+    layer = make()
+    layer(xs)
+    with pytest.raises(TypeError, match="modality_mask must be bool or 0/1 numbers, got dtype "
+                                        "string"):
+        layer(xs, modality_mask=np.array([["yes", "no"]] * B))
+
+
+def test_empty_batch_gives_empty_output():
+    for case_id in ("attention", "late_weighted", "lowrank", "gated3", "film"):
+        case = CASES[case_id]
+        layer = case.make()
+        layer(feats(case.shapes))
+        empty = feats(case.shapes, batch=0)
+        out = layer(empty, modality_mask=np.zeros((0, len(empty)), "float32"))
+        assert tuple(out.shape) == (0, *case.out_shape), case_id
 
 
 # ------------------------------------------------------------------- CrossModalTransformer
@@ -617,3 +669,9 @@ def test_crossmodal_transformer_bad_input():
         F.CrossModalTransformer(2, 3, 8)(target[:, 0], source)
     with pytest.raises(ValueError, match=r"dropout must be a number in \[0.0, 1.0\)"):
         F.CrossModalTransformer(dropout=1.0)
+    with pytest.raises(ValueError, match=r"layer\(target, source\) .* not as a list"):
+        layer([target, source])
+    with pytest.raises(TypeError, match="source must be a numeric tensor or array"):
+        layer(target, np.full((B, 3, 4), "x"))
+    with pytest.raises(TypeError, match="target_mask must be bool or 0/1 numbers"):
+        layer(target, source, target_mask=np.full((B, 5), "x"))
