@@ -1,7 +1,8 @@
 """Size / accuracy / latency of LiteRT float32, float16 and int8 variants of a small fusion model.
 
-Trains a two-input classifier (image 8×8×1 + vector 16 → 3 classes, ~44 k parameters) on a
-synthetic task where both modalities carry class information, converts it with
+Trains the two-input classifier of ``tests/test_deploy.py`` (image 8×8×1 + vector 16 → 3 classes,
+~44 k parameters; ``make_task`` / ``build_model`` there) on its synthetic task where both
+modalities carry class information, converts it with
 :func:`mmlib.deploy.export_litert_variants` (int8 calibrated on 200 training samples), and prints
 :func:`mmlib.deploy.deployment_report`. Then prunes a copy gradually to 80 % sparsity during a short
 fine-tuning (Zhu & Gupta 2017 schedule) and prints sparsity, gzip size and accuracy.
@@ -14,9 +15,11 @@ the script pins the interpreter to one thread.
 from __future__ import annotations
 
 import argparse
+import importlib.util
 import tempfile
 import time
 import types
+from pathlib import Path
 
 import numpy as np
 import pandas as pd
@@ -26,33 +29,17 @@ from mmlib import deploy  # imports mmlib first: quiet TensorFlow logs, then ker
 keras = deploy.keras
 
 
-def make_task(n: int, seed: int):
-    rng = np.random.default_rng(seed)
-    t_img = rng.normal(size=(3, 8, 8, 1))
-    t_vec = rng.normal(size=(3, 16))
-    y = rng.integers(0, 3, n)
-    image = (0.25 * t_img[y] + rng.normal(size=(n, 8, 8, 1))).astype("float32")
-    vector = (0.4 * t_vec[y] + rng.normal(size=(n, 16))).astype("float32")
-    return {"image": image, "vector": vector}, y
+def load_toy_task() -> types.ModuleType:
+    """``tests/test_deploy.py``, whose ``make_task`` / ``build_model`` define the benchmarked task.
 
-
-def build_model(seed: int) -> keras.Model:
-    def init(k):
-        return keras.initializers.GlorotUniform(seed=seed + k)
-
-    image = keras.Input((8, 8, 1), name="image")
-    vector = keras.Input((16,), name="vector")
-    x = keras.layers.Conv2D(16, 3, activation="relu", kernel_initializer=init(1))(image)
-    x = keras.layers.Dense(64, activation="relu", kernel_initializer=init(2))(
-        keras.layers.Flatten()(x))
-    z = keras.layers.Dense(32, activation="relu", kernel_initializer=init(3))(vector)
-    h = keras.layers.Dense(64, activation="relu", kernel_initializer=init(4))(
-        keras.layers.Concatenate()([x, z]))
-    out = keras.layers.Dense(3, activation="softmax", name="probs", kernel_initializer=init(5))(h)
-    model = keras.Model([image, vector], out)
-    model.compile(keras.optimizers.Adam(2e-3), "sparse_categorical_crossentropy",
-                  metrics=["accuracy"])
-    return model
+    One source for the task: the numbers printed here are those of the model the tests check.
+    The module is loaded by path (``tests`` is not a package); it needs the dev dependencies.
+    """
+    path = Path(__file__).resolve().parents[1] / "tests" / "test_deploy.py"
+    spec = importlib.util.spec_from_file_location("_mmlib_deploy_toy_task", path)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
 
 
 def main() -> None:
@@ -61,12 +48,14 @@ def main() -> None:
     parser.add_argument("--seed", type=int, default=0)
     args = parser.parse_args()
 
+    toy = load_toy_task()
+    n_train = toy.N_TRAIN
     keras.utils.set_random_seed(args.seed)
-    x, y = make_task(3000, args.seed)
-    train = {k: v[:2000] for k, v in x.items()}
-    test = {k: v[2000:] for k, v in x.items()}
-    y_train, y_test = y[:2000], y[2000:]
-    model = build_model(args.seed)
+    x, y = toy.make_task(n_train + toy.N_TEST, args.seed)
+    train = {k: v[:n_train] for k, v in x.items()}
+    test = {k: v[n_train:] for k, v in x.items()}
+    y_train, y_test = y[:n_train], y[n_train:]
+    model = toy.build_model(args.seed)
     start = time.perf_counter()
     model.fit(train, y_train, epochs=6, batch_size=64, verbose=0)
     print(f"trained {model.count_params()} parameters in {time.perf_counter() - start:.1f} s")
@@ -79,7 +68,7 @@ def main() -> None:
         print(f"converted 3 variants in {time.perf_counter() - start:.1f} s\n")
         report = deploy.deployment_report(model, paths, test, y_test, n_runs=args.n_runs,
                                           warmup=50)
-    print("LiteRT variants (test set of 1000; latency = median of "
+    print(f"LiteRT variants (test set of {toy.N_TEST}; latency = median of "
           f"{args.n_runs} single-sample calls, 1 thread):")
     print(report.to_string(index=False, float_format=lambda v: f"{v:.4g}"))
     f32 = report.set_index("variant").loc["float32", "size_bytes"]
@@ -92,7 +81,7 @@ def main() -> None:
     pruned.set_weights(model.get_weights())
     pruned.compile(keras.optimizers.Adam(1e-3), "sparse_categorical_crossentropy",
                    metrics=["accuracy"])
-    steps = int(np.ceil(2000 / 64))
+    steps = int(np.ceil(n_train / 64))
     schedule = deploy.PruningSchedule(0.8, end_step=2 * steps, frequency=8)
     pruned.fit(train, y_train, epochs=3, batch_size=64, verbose=0,
                callbacks=[deploy.PruningCallback(schedule, scope="global")])

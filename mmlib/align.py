@@ -23,7 +23,8 @@ Shapes follow the course convention: ``(batch, d_a)`` is a batch of modality-A f
 from __future__ import annotations
 
 import math
-from collections.abc import Sequence
+import numbers
+from collections.abc import Iterable, Sequence
 from typing import Any
 
 import keras
@@ -53,6 +54,7 @@ __all__ = [
 ]
 
 _PKG = "mmlib"
+_COSINE = "for cosine similarity"  # why z_a and z_b need the same size (error messages)
 
 
 # --------------------------------------------------------------------------------------------
@@ -60,9 +62,22 @@ _PKG = "mmlib"
 # --------------------------------------------------------------------------------------------
 
 
+def _numeric_array(name: str, value: Any) -> np.ndarray:
+    """``value`` as a float64 array, or a ValueError naming ``name`` (strings, ragged lists)."""
+    try:
+        arr = np.asarray(value)
+    except (ValueError, TypeError) as err:  # ragged nested lists
+        raise ValueError(f"{name} must be a numeric array, got a {type(value).__name__} that numpy "
+                         f"cannot turn into one ({err}).") from None
+    if arr.dtype.kind not in "biuf":
+        raise ValueError(f"{name} must hold numbers (integer or floating dtype), got dtype "
+                         f"{arr.dtype} from a {type(value).__name__}.")
+    return arr.astype(np.float64, copy=False)
+
+
 def _as_2d(name: str, value: ArrayLike) -> np.ndarray:
     """Return ``value`` as a finite float64 array of shape (n, d); a 1-D input becomes (n, 1)."""
-    arr = np.asarray(value, dtype=np.float64)
+    arr = _numeric_array(name, value)
     if arr.ndim == 1:
         arr = arr[:, None]
     if arr.ndim != 2:
@@ -85,8 +100,25 @@ def _inv_sqrt_psd(matrix: np.ndarray) -> np.ndarray:
     return (eigvec / np.sqrt(eigval)) @ eigvec.T
 
 
-def _float_tensor(x: Any) -> Any:
-    """Convert to a backend tensor; float64 stays float64, everything else becomes float32."""
+def _float_tensor(name: str, x: Any) -> Any:
+    """Convert to a backend tensor; float64 stays float64, everything else becomes float32.
+
+    Backend tensors and ``keras.Variable`` objects (possibly symbolic, inside ``fit``) are only
+    checked for a numeric dtype; anything else (numpy arrays, lists) is converted with numpy first
+    and must be numeric and finite, so bad input fails here with the argument's name instead of
+    deep inside a TensorFlow kernel.
+    """
+    if isinstance(x, np.ndarray) or not hasattr(x, "dtype"):
+        arr = _numeric_array(name, x)
+        if not np.all(np.isfinite(arr)):
+            raise ValueError(f"{name} must contain only finite values (no NaN or inf).")
+        dtype = np.asarray(x).dtype
+        x = arr.astype(dtype if dtype.kind == "f" else np.float32, copy=False)
+    else:
+        dtype = keras.backend.standardize_dtype(x.dtype)
+        if not (dtype.startswith("float") or dtype.startswith("int") or dtype.startswith("uint")
+                or dtype.startswith("bfloat")):
+            raise ValueError(f"{name} must be a numeric tensor, got dtype {dtype}.")
     x = ops.convert_to_tensor(x)
     if x.dtype != "float64" and x.dtype != "float32":
         x = ops.cast(x, "float32")
@@ -98,25 +130,45 @@ def _l2_normalize(x: Any, eps: float = 1e-12) -> Any:
     return x / ops.sqrt(ops.maximum(ops.sum(ops.square(x), axis=-1, keepdims=True), eps))
 
 
-def _check_pair(z_a: Any, z_b: Any) -> tuple[Any, Any]:
-    """Validate two embedding batches (batch, d_a), (batch, d_b) and cast to a common float."""
-    z_a, z_b = _float_tensor(z_a), _float_tensor(z_b)
+def _check_pair(z_a: Any, z_b: Any, *, min_batch: int = 1, same_dim: str | None = None
+                ) -> tuple[Any, Any]:
+    """Validate two embedding batches (batch, d_a), (batch, d_b) and cast to a common float.
+
+    ``min_batch`` is checked when the batch size is static; ``same_dim`` (the reason, for the
+    message) also requires ``d_a == d_b``.
+    """
+    z_a, z_b = _float_tensor("z_a", z_a), _float_tensor("z_b", z_b)
     if len(z_a.shape) != 2 or len(z_b.shape) != 2:
         raise ValueError(f"z_a and z_b must be 2-D (batch, dim) tensors, got shapes "
                          f"{tuple(z_a.shape)} and {tuple(z_b.shape)}.")
     if z_a.shape[0] is not None and z_b.shape[0] is not None and z_a.shape[0] != z_b.shape[0]:
         raise ValueError(f"z_a and z_b must have the same batch size (row i of z_a is paired with "
                          f"row i of z_b), got {z_a.shape[0]} and {z_b.shape[0]}.")
+    if z_a.shape[0] is not None and z_a.shape[0] < min_batch:
+        raise ValueError(f"z_a and z_b must hold at least {min_batch} pair(s), got batch size "
+                         f"{z_a.shape[0]}.")
+    if (same_dim is not None and z_a.shape[1] is not None and z_b.shape[1] is not None
+            and z_a.shape[1] != z_b.shape[1]):
+        raise ValueError(f"z_a and z_b must have the same embedding size {same_dim}, got "
+                         f"{z_a.shape[1]} and {z_b.shape[1]}.")
     if z_a.dtype != z_b.dtype:
         z_b = ops.cast(z_b, z_a.dtype)
     return z_a, z_b
 
 
-def _positive_scalar_or_tensor(name: str, value: Any) -> Any:
-    """Check a Python number is > 0; tensors (learnable values) pass through unchanged."""
-    if isinstance(value, (int, float)) and not isinstance(value, bool):
-        return check_float(name, value, minimum=0.0, include_min=False)
-    return value
+def _scalar_or_tensor(name: str, value: Any, *, positive: bool) -> Any:
+    """Check a Python/numpy number (``> 0`` if ``positive``); scalar tensors pass through."""
+    if isinstance(value, numbers.Real) and not isinstance(value, bool):
+        if positive:
+            return check_float(name, value, minimum=0.0, include_min=False)
+        return check_float(name, value)
+    if hasattr(value, "dtype") and hasattr(value, "shape"):  # a tensor or keras.Variable
+        if len(value.shape) != 0:
+            raise ValueError(f"{name} must be a scalar, got a tensor of shape "
+                             f"{tuple(value.shape)}.")
+        return value
+    raise TypeError(f"{name} must be a number or a scalar tensor, got {value!r} of type "
+                    f"{type(value).__name__}.")
 
 
 # --------------------------------------------------------------------------------------------
@@ -303,7 +355,7 @@ def dcca_loss(z_a: Any, z_b: Any, n_components: int | None = None, r1: float = 1
     r1 = check_float("r1", r1, minimum=0.0)
     r2 = check_float("r2", r2, minimum=0.0)
     eps = check_float("eps", eps, minimum=0.0, include_min=False)
-    z_a, z_b = _check_pair(z_a, z_b)
+    z_a, z_b = _check_pair(z_a, z_b, min_batch=2)  # covariances divide by batch - 1
     out_dtype = z_a.dtype
     d_a, d_b = z_a.shape[1], z_b.shape[1]
     if d_a is None or d_b is None:
@@ -404,13 +456,10 @@ def clip_loss(z_a: Any, z_b: Any, logit_scale: Any = 1.0 / 0.07,
     Returns:
         Scalar tensor.
     """
-    z_a, z_b = _check_pair(z_a, z_b)
-    logit_scale = _positive_scalar_or_tensor("logit_scale", logit_scale)
+    z_a, z_b = _check_pair(z_a, z_b, same_dim=_COSINE)
+    logit_scale = _scalar_or_tensor("logit_scale", logit_scale, positive=True)
     max_logit_scale = check_float("max_logit_scale", max_logit_scale, minimum=0.0,
                                   include_min=False)
-    if z_a.shape[1] is not None and z_b.shape[1] is not None and z_a.shape[1] != z_b.shape[1]:
-        raise ValueError(f"z_a and z_b must have the same embedding size for cosine similarity, "
-                         f"got {z_a.shape[1]} and {z_b.shape[1]}.")
     scale = ops.minimum(ops.cast(logit_scale, z_a.dtype), max_logit_scale)
     return _symmetric_infonce(z_a, z_b, scale)
 
@@ -432,7 +481,13 @@ def siglip_loss(z_a: Any, z_b: Any, logit_scale: Any = 10.0, logit_bias: Any = -
         logits_ij = t * <z_a_i, z_b_j> + b          (L2-normalised embeddings)
         loss = -(1 / batch) * sum_ij log sigmoid(label_ij * logits_ij),  label = +1 / -1
 
-    The negative bias ``b`` (−10 at initialisation) offsets the many negatives at the start.
+    i.e. the label multiplies the whole logit, bias included: a positive pair wants
+    ``t * cos + b`` large, a negative pair wants it very negative. The negative bias ``b`` (−10
+    at initialisation) makes every pair start out predicted "negative", the right prior when only
+    ``batch`` of the ``batch²`` pairs are positive. This is the paper's Algorithm 1 and its
+    reference code (big_vision: ``logits = z_img @ z_txt.T * t + b``, ``labels = 2 I - 1``);
+    written as ``log sigmoid(z_ij * (-t x·y + b))`` the signs would be wrong (a positive pair
+    would be pushed apart).
 
     Reference: X. Zhai, B. Mustafa, A. Kolesnikov, L. Beyer (2023), "Sigmoid Loss for Language
     Image Pre-Training", *ICCV* (SigLIP).
@@ -445,13 +500,9 @@ def siglip_loss(z_a: Any, z_b: Any, logit_scale: Any = 10.0, logit_bias: Any = -
     Returns:
         Scalar tensor.
     """
-    z_a, z_b = _check_pair(z_a, z_b)
-    logit_scale = _positive_scalar_or_tensor("logit_scale", logit_scale)
-    if isinstance(logit_bias, (int, float)) and not isinstance(logit_bias, bool):
-        logit_bias = check_float("logit_bias", logit_bias)
-    if z_a.shape[1] is not None and z_b.shape[1] is not None and z_a.shape[1] != z_b.shape[1]:
-        raise ValueError(f"z_a and z_b must have the same embedding size for cosine similarity, "
-                         f"got {z_a.shape[1]} and {z_b.shape[1]}.")
+    z_a, z_b = _check_pair(z_a, z_b, same_dim=_COSINE)
+    logit_scale = _scalar_or_tensor("logit_scale", logit_scale, positive=True)
+    logit_bias = _scalar_or_tensor("logit_bias", logit_bias, positive=False)
     cos = ops.matmul(_l2_normalize(z_a), ops.transpose(_l2_normalize(z_b)))
     logits = ops.cast(logit_scale, z_a.dtype) * cos + ops.cast(logit_bias, z_a.dtype)
     n = ops.shape(cos)[0]
@@ -473,8 +524,36 @@ class _UpperBound(keras.constraints.Constraint):
         return {"max_value": self.max_value}
 
 
+class _LearnableTemperature(keras.layers.Layer):
+    """Shared part of :class:`CLIPLoss` and :class:`SigLIPLoss`: the scalar ``log_logit_scale``.
+
+    Both losses multiply cosine similarities by a scale ``t = exp(log_logit_scale)`` learned in
+    the log domain (so it stays positive); the layer returns a scalar loss for ``(z_a, z_b)``.
+    """
+
+    def __init__(self, init_logit_scale: float, learnable: bool,
+                 constraint: keras.constraints.Constraint | None = None, **kwargs: Any) -> None:
+        super().__init__(**kwargs)
+        self.init_logit_scale = check_float("init_logit_scale", init_logit_scale, minimum=0.0,
+                                            include_min=False)
+        self.learnable = bool(learnable)
+        self.log_logit_scale = self.add_weight(
+            shape=(), name="log_logit_scale", trainable=self.learnable,
+            initializer=keras.initializers.Constant(math.log(self.init_logit_scale)),
+            constraint=constraint)
+        self.built = True
+
+    def compute_output_shape(self, z_a_shape: Any, z_b_shape: Any) -> tuple:
+        return ()
+
+    def get_config(self) -> dict[str, Any]:
+        config = super().get_config()
+        config.update(init_logit_scale=self.init_logit_scale, learnable=self.learnable)
+        return config
+
+
 @keras.saving.register_keras_serializable(package=_PKG)
-class CLIPLoss(keras.layers.Layer):
+class CLIPLoss(_LearnableTemperature):
     """CLIP loss with a learnable temperature, as a layer that owns the weight.
 
     A ``keras.losses.Loss`` cannot hold trainable weights, so the learnable temperature lives in
@@ -498,20 +577,15 @@ class CLIPLoss(keras.layers.Layer):
 
     def __init__(self, init_logit_scale: float = 1.0 / 0.07, max_logit_scale: float = 100.0,
                  learnable: bool = True, **kwargs: Any) -> None:
-        super().__init__(**kwargs)
-        self.init_logit_scale = check_float("init_logit_scale", init_logit_scale, minimum=0.0,
-                                            include_min=False)
-        self.max_logit_scale = check_float("max_logit_scale", max_logit_scale, minimum=0.0,
-                                           include_min=False)
-        if self.init_logit_scale > self.max_logit_scale:
-            raise ValueError(f"init_logit_scale must be <= max_logit_scale="
-                             f"{self.max_logit_scale}, got {self.init_logit_scale}.")
-        self.learnable = bool(learnable)
-        self.log_logit_scale = self.add_weight(
-            shape=(), name="log_logit_scale", trainable=self.learnable,
-            initializer=keras.initializers.Constant(math.log(self.init_logit_scale)),
-            constraint=_UpperBound(math.log(self.max_logit_scale)))
-        self.built = True
+        max_logit_scale = check_float("max_logit_scale", max_logit_scale, minimum=0.0,
+                                      include_min=False)
+        init = check_float("init_logit_scale", init_logit_scale, minimum=0.0, include_min=False)
+        if init > max_logit_scale:
+            raise ValueError(f"init_logit_scale must be <= max_logit_scale={max_logit_scale}, "
+                             f"got {init}.")
+        super().__init__(init, learnable, constraint=_UpperBound(math.log(max_logit_scale)),
+                         **kwargs)
+        self.max_logit_scale = max_logit_scale
 
     @property
     def logit_scale(self) -> float:
@@ -520,7 +594,7 @@ class CLIPLoss(keras.layers.Layer):
                    self.max_logit_scale)
 
     def call(self, z_a: Any, z_b: Any) -> Any:
-        z_a, z_b = _check_pair(z_a, z_b)
+        z_a, z_b = _check_pair(z_a, z_b, same_dim=_COSINE)
         # Cap in the log domain: at exactly the cap the gradient still reaches the weight (the
         # first argument of a tie in `minimum`), so the scale can move back down if the loss
         # asks for it; capping after `exp` would freeze it there.
@@ -528,18 +602,14 @@ class CLIPLoss(keras.layers.Layer):
         scale = ops.exp(ops.minimum(self.log_logit_scale, log_cap))
         return _symmetric_infonce(z_a, z_b, ops.cast(scale, z_a.dtype))
 
-    def compute_output_shape(self, z_a_shape: Any, z_b_shape: Any) -> tuple:
-        return ()
-
     def get_config(self) -> dict[str, Any]:
         config = super().get_config()
-        config.update(init_logit_scale=self.init_logit_scale,
-                      max_logit_scale=self.max_logit_scale, learnable=self.learnable)
+        config.update(max_logit_scale=self.max_logit_scale)
         return config
 
 
 @keras.saving.register_keras_serializable(package=_PKG)
-class SigLIPLoss(keras.layers.Layer):
+class SigLIPLoss(_LearnableTemperature):
     """SigLIP loss with learnable temperature ``t`` and bias ``b``, as a layer owning them.
 
     Weights: ``log_logit_scale`` (initialised ``log 10``) and ``logit_bias`` (initialised −10),
@@ -559,18 +629,12 @@ class SigLIPLoss(keras.layers.Layer):
 
     def __init__(self, init_logit_scale: float = 10.0, init_logit_bias: float = -10.0,
                  learnable: bool = True, **kwargs: Any) -> None:
-        super().__init__(**kwargs)
-        self.init_logit_scale = check_float("init_logit_scale", init_logit_scale, minimum=0.0,
-                                            include_min=False)
-        self.init_logit_bias = check_float("init_logit_bias", init_logit_bias)
-        self.learnable = bool(learnable)
-        self.log_logit_scale = self.add_weight(
-            shape=(), name="log_logit_scale", trainable=self.learnable,
-            initializer=keras.initializers.Constant(math.log(self.init_logit_scale)))
+        init_logit_bias = check_float("init_logit_bias", init_logit_bias)
+        super().__init__(init_logit_scale, learnable, **kwargs)
+        self.init_logit_bias = init_logit_bias
         self.logit_bias = self.add_weight(
             shape=(), name="logit_bias", trainable=self.learnable,
             initializer=keras.initializers.Constant(self.init_logit_bias))
-        self.built = True
 
     @property
     def logit_scale(self) -> float:
@@ -580,13 +644,9 @@ class SigLIPLoss(keras.layers.Layer):
     def call(self, z_a: Any, z_b: Any) -> Any:
         return siglip_loss(z_a, z_b, ops.exp(self.log_logit_scale), self.logit_bias)
 
-    def compute_output_shape(self, z_a_shape: Any, z_b_shape: Any) -> tuple:
-        return ()
-
     def get_config(self) -> dict[str, Any]:
         config = super().get_config()
-        config.update(init_logit_scale=self.init_logit_scale,
-                      init_logit_bias=self.init_logit_bias, learnable=self.learnable)
+        config.update(init_logit_bias=self.init_logit_bias)
         return config
 
 
@@ -635,9 +695,11 @@ class DualEncoder(keras.Model):
                                 f"{type(enc).__name__}.")
         self.loss_type = check_choice("loss", loss, ["clip", "siglip"])
         self.encoder_a, self.encoder_b = encoder_a, encoder_b
-        self.init_logit_scale = init_logit_scale
-        self.init_logit_bias = float(init_logit_bias)
-        self.max_logit_scale = float(max_logit_scale)
+        self.init_logit_scale = (None if init_logit_scale is None else check_float(
+            "init_logit_scale", init_logit_scale, minimum=0.0, include_min=False))
+        self.init_logit_bias = check_float("init_logit_bias", init_logit_bias)
+        self.max_logit_scale = check_float("max_logit_scale", max_logit_scale, minimum=0.0,
+                                           include_min=False)
         self.learn_temperature = bool(learn_temperature)
         if self.loss_type == "clip":
             self.contrastive = CLIPLoss(
@@ -829,6 +891,17 @@ class CrossModalAttention(keras.layers.Layer):
 
     def call(self, query: Any, key_value: Any, key_mask: Any = None,
              training: bool | None = None) -> tuple[Any, Any]:
+        q_shape, kv_shape = tuple(query.shape), tuple(key_value.shape)
+        if None not in (q_shape[0], kv_shape[0]) and q_shape[0] != kv_shape[0]:
+            raise ValueError(f"query and key_value must have the same batch size, got shapes "
+                             f"{q_shape} and {kv_shape}.")
+        if key_mask is not None:
+            m_shape = tuple(getattr(key_mask, "shape", np.shape(key_mask)))
+            if len(m_shape) != 2 or any(
+                    a is not None and b is not None and a != b
+                    for a, b in zip(m_shape, (kv_shape[0], kv_shape[1]), strict=True)):
+                raise ValueError(f"key_mask must have shape (batch, T_k) = "
+                                 f"{(kv_shape[0], kv_shape[1])} like key_value, got {m_shape}.")
         q = self._heads(query, self.w_q, self.b_q if self.use_bias else None)
         k = self._heads(key_value, self.w_k, self.b_k if self.use_bias else None)
         v = self._heads(key_value, self.w_v, self.b_v if self.use_bias else None)
@@ -873,7 +946,8 @@ _DTW_METRICS = ("sqeuclidean", "euclidean", "cityblock", "cosine", "precomputed"
 
 
 def _sequence(name: str, value: ArrayLike) -> np.ndarray:
-    arr = np.asarray(value, dtype=np.float64)
+    """``value`` as a finite float64 sequence ``(length, features)``; 1-D becomes one feature."""
+    arr = _numeric_array(name, value)
     if arr.ndim == 1:
         arr = arr[:, None]
     if arr.ndim != 2 or arr.shape[0] < 1:
@@ -915,7 +989,7 @@ def dtw(x: ArrayLike, y: ArrayLike | None = None, metric: str = "sqeuclidean"
         if y is not None:
             raise ValueError("y must be None when metric='precomputed' (x is the cost matrix), "
                              f"got an object of type {type(y).__name__}.")
-        cost = np.asarray(x, dtype=np.float64)
+        cost = _numeric_array("x", x)
         if cost.ndim != 2 or min(cost.shape) < 1:
             raise ValueError(f"x must be a 2-D cost matrix (n, m) when metric='precomputed', "
                              f"got shape {cost.shape}.")
@@ -946,9 +1020,6 @@ def dtw(x: ArrayLike, y: ArrayLike | None = None, metric: str = "sqeuclidean"
         path.append((i - 1, j - 1))
     path.reverse()
     return float(acc[n, m]), path
-
-
-_BIG = 1e10  # stands in for +inf outside the DP table (finite, so no inf - inf or 0 * inf)
 
 
 def soft_dtw(x: Any, y: Any = None, gamma: float = 1.0, metric: str = "sqeuclidean") -> Any:
@@ -985,7 +1056,7 @@ def soft_dtw(x: Any, y: Any = None, gamma: float = 1.0, metric: str = "sqeuclide
     if metric == "precomputed":
         if y is not None:
             raise ValueError("y must be None when metric='precomputed' (x is the cost matrix).")
-        cost = _float_tensor(x)
+        cost = _float_tensor("x", x)
         if len(cost.shape) not in (2, 3):
             raise ValueError(f"x must be a cost matrix (n, m) or (batch, n, m) when "
                              f"metric='precomputed', got shape {tuple(cost.shape)}.")
@@ -995,7 +1066,7 @@ def soft_dtw(x: Any, y: Any = None, gamma: float = 1.0, metric: str = "sqeuclide
     else:
         if y is None:
             raise ValueError("y is required when metric='sqeuclidean'.")
-        xt, yt = _float_tensor(x), _float_tensor(y)
+        xt, yt = _float_tensor("x", x), _float_tensor("y", y)
         if xt.dtype != yt.dtype:
             yt = ops.cast(yt, xt.dtype)
         if len(xt.shape) == 1:
@@ -1009,6 +1080,9 @@ def soft_dtw(x: Any, y: Any = None, gamma: float = 1.0, metric: str = "sqeuclide
             raise ValueError(f"x and y must have the same number of features, got "
                              f"{xt.shape[-1]} and {yt.shape[-1]}.")
         batched = len(xt.shape) == 3
+        if batched and None not in (xt.shape[0], yt.shape[0]) and xt.shape[0] != yt.shape[0]:
+            raise ValueError(f"x and y must have the same batch size (pair i of the batch is "
+                             f"x[i], y[i]), got {xt.shape[0]} and {yt.shape[0]}.")
         if not batched:
             xt, yt = xt[None], yt[None]
         diff = ops.expand_dims(xt, 2) - ops.expand_dims(yt, 1)  # (batch, n, m, d)
@@ -1019,7 +1093,6 @@ def soft_dtw(x: Any, y: Any = None, gamma: float = 1.0, metric: str = "sqeuclide
                          f"{tuple(cost.shape)}.")
     if n < 1 or m < 1:
         raise ValueError(f"sequences must have length >= 1, got n={n}, m={m}.")
-    dtype = cost.dtype
     # Skew the cost matrix: row k holds the cells of anti-diagonal i + j = k, indexed by i.
     i_idx = np.arange(n)[None, :]
     k_idx = np.arange(n + m - 1)[:, None]
@@ -1029,19 +1102,24 @@ def soft_dtw(x: Any, y: Any = None, gamma: float = 1.0, metric: str = "sqeuclide
     batch = ops.shape(cost)[0]
     skewed = ops.reshape(ops.take(ops.reshape(cost, (batch, n * m)), flat_idx, axis=1),
                          (batch, n + m - 1, n))
-    big_col = ops.full((batch, 1), _BIG, dtype=dtype)
+    # A finite stand-in for +inf outside the table (so no inf - inf or 0 * inf in the gradient),
+    # per sample: every valid R lies in [-sum|C| - gamma (n + m) log 3, sum|C|], so ``big`` is
+    # at least 100 gamma above any valid candidate and weighs e^-100 in the soft-min, whatever
+    # the scale of the costs (a fixed constant would fail for large costs or a large gamma).
+    big = ops.stop_gradient(ops.sum(ops.abs(cost), axis=(1, 2))[:, None]
+                            + 2.0 * gamma * (n + m + 50) + 1.0)  # (batch, 1)
 
     def shift(d: Any) -> Any:  # d[i] -> d[i - 1], with +inf entering at i = 0
-        return ops.concatenate([big_col, d[:, :-1]], axis=1)
+        return ops.concatenate([big, d[:, :-1]], axis=1)
 
     first = ops.convert_to_tensor(np.arange(n) == 0)
-    prev2 = ops.full((batch, n), _BIG, dtype=dtype)  # anti-diagonal -1 (outside the table)
-    prev1 = ops.where(first[None, :], skewed[:, 0, :], _BIG)  # anti-diagonal 0: R[0, 0]
+    prev2 = ops.zeros_like(skewed[:, 0, :]) + big  # anti-diagonal -1 (outside the table)
+    prev1 = ops.where(first[None, :], skewed[:, 0, :], big)  # anti-diagonal 0: R[0, 0]
     for k in range(1, n + m - 1):
         candidates = ops.stack([shift(prev1), prev1, shift(prev2)], axis=0)  # up, left, diag
         softmin = -gamma * ops.logsumexp(-candidates / gamma, axis=0)
         current = ops.where(ops.convert_to_tensor(valid_np[k])[None, :],
-                            skewed[:, k, :] + softmin, _BIG)
+                            skewed[:, k, :] + softmin, big)
         prev2, prev1 = prev1, current
     result = prev1[:, n - 1]
     return result if batched else result[0]
@@ -1108,14 +1186,16 @@ def retrieval_metrics(similarity: ArrayLike, ks: Sequence[int] = (1, 5, 10)
         similarity: ``(n, n)`` array (numpy or tensor), finite.
         ks: the K values for Recall@K, integers ``>= 1``.
     """
-    sim = np.asarray(similarity, dtype=np.float64)
+    sim = _numeric_array("similarity", similarity)
     if sim.ndim != 2 or sim.shape[0] != sim.shape[1] or sim.shape[0] < 1:
         raise ValueError(f"similarity must be a square (n, n) matrix with n >= 1 (item i of A "
                          f"matches item i of B), got shape {sim.shape}.")
     if not np.all(np.isfinite(sim)):
         raise ValueError("similarity must contain only finite values (no NaN or inf).")
-    if isinstance(ks, (int, np.integer)):
-        ks = (int(ks),)
+    if isinstance(ks, numbers.Integral):
+        ks = (ks,)
+    if isinstance(ks, str) or not isinstance(ks, Iterable):
+        raise TypeError(f"ks must be an integer or a sequence of integers >= 1, got {ks!r}.")
     ks = [check_int("ks", k, minimum=1) for k in ks]
     if not ks:
         raise ValueError("ks must contain at least one K, got an empty sequence.")

@@ -63,6 +63,7 @@ from mmlib._validate import check_choice, check_float, check_int
 
 __all__ = [
     "QUANTIZATIONS",
+    "SIGNATURE_KEY",
     "LiteRTModel",
     "ModalitySpec",
     "PruningCallback",
@@ -88,6 +89,7 @@ QUANTIZATIONS = ("float32", "float16", "int8")
 """Quantization modes accepted by :func:`to_litert`."""
 
 SIGNATURE_KEY = "serving_default"
+"""Name of the signature written by :func:`export_saved_model` and read by :class:`LiteRTModel`."""
 
 
 # --------------------------------------------------------------------------------------------
@@ -196,7 +198,12 @@ def input_spec(model: Any) -> dict[str, ModalitySpec]:
                 out[str(name)] = spec
             elif isinstance(spec, tuple) and len(spec) == 2:
                 shape, dtype = spec
-                out[str(name)] = ModalitySpec(str(name), tuple(shape), np.dtype(dtype).name)
+                try:
+                    dtype = np.dtype(dtype).name
+                except TypeError:
+                    raise TypeError(f"spec[{name!r}] has dtype {dtype!r}, which numpy does not "
+                                    "understand; expected e.g. 'float32'.") from None
+                out[str(name)] = ModalitySpec(str(name), tuple(shape), dtype)
             else:
                 raise TypeError(
                     f"spec[{name!r}] must be a ModalitySpec or a (shape, dtype) tuple, got "
@@ -311,6 +318,9 @@ def validate_inputs(
     if len(set(batch_sizes.values())) > 1:
         raise ValueError(f"inputs have different batch sizes {batch_sizes}; every modality must "
                          "have the same number of samples on axis 0.")
+    if out and next(iter(batch_sizes.values())) == 0:
+        raise ValueError(f"inputs hold 0 samples (batch sizes {batch_sizes}); expected at least "
+                         "1.")
     return out
 
 
@@ -407,10 +417,10 @@ def _calibration_samples(
     if isinstance(data, Mapping) or isinstance(modalities, Mapping):
         arrays = dict(data) if isinstance(data, Mapping) else dict(modalities)
         check_names(arrays, "")
+        if any(np.shape(arrays[k])[:1] == (0,) for k in names):
+            raise ValueError("representative_data has 0 samples; expected at least 1.")
         checked = validate_inputs({n: arrays[n] for n in names}, spec, check_finite=True)
         n = next(iter(checked.values())).shape[0]
-        if n == 0:
-            raise ValueError("representative_data has 0 samples; expected at least 1.")
         rng = np.random.default_rng(seed)
         order = rng.permutation(n)[:num_samples]
         return [{k: v[i:i + 1] for k, v in checked.items()} for i in order]
@@ -463,8 +473,10 @@ def _convert_saved_model(
         return converter.convert()
 
 
-def _prepare_conversion(model, quantization, representative_data, num_calibration_samples,
-                        seed, int8_io):
+def _prepare_conversion(model: Any, quantization: str, representative_data: Any,
+                        num_calibration_samples: int, seed: int, int8_io: bool
+                        ) -> list[dict[str, np.ndarray]] | None:
+    """Validate the conversion arguments; return the int8 calibration samples (else ``None``)."""
     if not isinstance(model, keras.Model):
         raise TypeError(f"model must be a keras.Model, got {type(model).__name__}.")
     check_choice("quantization", quantization, QUANTIZATIONS)
@@ -563,7 +575,7 @@ def export_litert_variants(
     Returns:
         ``{quantization: path}``, ready for :func:`deployment_report`.
     """
-    quantizations = list(quantizations)
+    quantizations = [quantizations] if isinstance(quantizations, str) else list(quantizations)
     if not quantizations:
         raise ValueError(f"quantizations must name at least one of {list(QUANTIZATIONS)}, got [].")
     prepared = {q: _prepare_conversion(model, q, representative_data, num_calibration_samples,
@@ -613,6 +625,9 @@ class LiteRTModel:
         if isinstance(model, (bytes, bytearray)):
             content = bytes(model)
             self.path: Path | None = None
+        elif not isinstance(model, (str, os.PathLike)):
+            raise TypeError(f"model must be the path of a .tflite file or its bytes, got "
+                            f"{type(model).__name__}.")
         else:
             self.path = Path(model)
             if not self.path.is_file():
@@ -861,9 +876,9 @@ def deployment_report(
     labels = None
     if test_labels is not None:
         labels = np.asarray(test_labels)
-        if labels.shape[0] != n:
-            raise ValueError(f"test_labels has {labels.shape[0]} entries, expected {n} (one per "
-                             "test sample).")
+        if labels.ndim != 1 or labels.shape[0] != n:
+            raise ValueError(f"test_labels has shape {labels.shape} ({labels.size} entries), "
+                             f"expected ({n},): one integer class label per test sample.")
     names = list(spec)
     out_names = _output_names(model)
     raw = model.predict(arrays if len(names) > 1 else arrays[names[0]], verbose=0,
@@ -931,6 +946,9 @@ def _prunable_variables(model: keras.Model,
                         include: Callable[[Any], bool] | None) -> list[Any]:
     if not isinstance(model, keras.Model):
         raise TypeError(f"model must be a keras.Model, got {type(model).__name__}.")
+    if include is not None and not callable(include):
+        raise TypeError(f"include must be a predicate on keras.Variable (a callable) or None, got "
+                        f"{include!r}.")
     include = include or _default_prunable
     seen: set[int] = set()
     out = []
@@ -1049,6 +1067,7 @@ class PruningSchedule:
 
     def __call__(self, step: int) -> float:
         """Target sparsity at ``step`` (the formula above, without the holding between updates)."""
+        step = check_int("step", step, minimum=0)
         if step < self.begin_step:
             return self.initial_sparsity
         if step >= self.end_step:
@@ -1059,6 +1078,7 @@ class PruningSchedule:
 
     def is_update_step(self, step: int) -> bool:
         """Whether masks are recomputed at ``step``."""
+        step = check_int("step", step, minimum=0)
         if step < self.begin_step or step > self.end_step:
             return False
         return (step - self.begin_step) % self.frequency == 0 or step == self.end_step
@@ -1115,13 +1135,15 @@ class PruningCallback(keras.callbacks.Callback):
         return {_variable_key(v, i): m
                 for i, (v, m) in enumerate(zip(self._variables, self._masks, strict=True))}
 
-    def on_train_begin(self, logs=None):
+    def on_train_begin(self, logs: dict[str, Any] | None = None) -> None:
+        """Find the prunable weights (first ``fit``) or re-apply the current masks."""
         if self._variables is None:
             self._variables = _prunable_variables(self.model, self.include)
         if self._masks is not None:
             _apply_masks(self._variables, self._mask_tensors)
 
-    def on_train_batch_begin(self, batch, logs=None):
+    def on_train_batch_begin(self, batch: int, logs: dict[str, Any] | None = None) -> None:
+        """On a scheduled update step, recompute the masks at the scheduled sparsity."""
         if self.schedule.is_update_step(self.step):
             self.current_sparsity = self.schedule(self.step)
             self._masks = _magnitude_masks(self._variables, self.current_sparsity, self.scope)
@@ -1129,7 +1151,8 @@ class PruningCallback(keras.callbacks.Callback):
                                   for v, m in zip(self._variables, self._masks, strict=True)]
             _apply_masks(self._variables, self._mask_tensors)
 
-    def on_train_batch_end(self, batch, logs=None):
+    def on_train_batch_end(self, batch: int, logs: dict[str, Any] | None = None) -> None:
+        """Re-zero the pruned weights (the optimizer step moved them) and count the step."""
         if self._masks is not None:
             _apply_masks(self._variables, self._mask_tensors)
         self.step += 1

@@ -23,7 +23,8 @@ from __future__ import annotations
 
 import itertools
 import math
-from collections.abc import Callable, Mapping, Sequence
+import numbers
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -34,10 +35,11 @@ import tensorflow as tf
 from scipy import optimize, special
 from sklearn.base import BaseEstimator
 
-from mmlib._validate import check_choice, check_int
+from mmlib._validate import check_choice, check_float, check_int
 from mmlib.robust import _check_inputs, _class_labels, _class_predictions, _predict
 
 __all__ = [
+    "IG_METHODS",
     "MAX_EXACT_MODALITIES",
     "IntegratedGradientsResult",
     "ShapleyResult",
@@ -54,6 +56,7 @@ __all__ = [
 
 IG_METHODS = ("riemann_left", "riemann_right", "riemann_middle", "riemann_trapezoid",
               "gausslegendre")
+"""Quadrature rules accepted by :func:`integrated_gradients` (``method=``)."""
 
 
 def _quadrature(method: str, steps: int) -> tuple[np.ndarray, np.ndarray]:
@@ -188,6 +191,10 @@ def integrated_gradients(model: Any, inputs: Mapping[str, Any], baseline: Any = 
     if not explained:
         raise ValueError("inputs must contain at least one floating-point input to explain, got "
                          f"dtypes { {k: str(v.dtype) for k, v in arrays.items()} }.")
+    for k in explained:
+        if not np.all(np.isfinite(arrays[k])):
+            raise ValueError(f"inputs[{k!r}] contains NaN or infinite values; integrated "
+                             "gradients needs finite inputs (impute missing values first).")
     base = _baselines(arrays, baseline, explained)
 
     out_x = _predict(model, arrays, batch_size).reshape(n, -1)
@@ -197,10 +204,12 @@ def integrated_gradients(model: Any, inputs: Mapping[str, Any], baseline: Any = 
     if target is None:
         tgt = out_x.argmax(axis=1)
     else:
-        tgt = np.broadcast_to(np.asarray(target), (n,)).astype(int)
-        if not np.issubdtype(np.asarray(target).dtype, np.integer):
-            raise ValueError(f"target must be an integer class index or (n,) indices, got "
-                             f"{target!r}.")
+        target_arr = np.asarray(target)
+        if (not np.issubdtype(target_arr.dtype, np.integer)
+                or target_arr.shape not in ((), (n,))):
+            raise ValueError(f"target must be an integer class index or ({n},) integer indices "
+                             f"(one per sample), got {target!r}.")
+        tgt = np.broadcast_to(target_arr, (n,)).astype(int)
         if tgt.min() < 0 or tgt.max() >= n_out:
             raise ValueError(f"target must lie in [0, {n_out}) (the model has {n_out} outputs), "
                              f"got {target!r}.")
@@ -281,9 +290,19 @@ class ShapleyResult:
                                        for v in self.values.values()]})
 
 
+def _players(modalities: Any) -> tuple[str, ...]:
+    if isinstance(modalities, str) or not isinstance(modalities, Iterable):
+        raise ValueError(f"modalities must be a list of modality names, got {modalities!r}.")
+    return tuple(modalities)
+
+
 def _true_class_probability(labels: np.ndarray, probs: np.ndarray) -> float:
     probs = np.asarray(probs)
     y = _class_labels(labels)
+    n_classes = probs.shape[1] if probs.ndim == 2 and probs.shape[1] > 1 else 2
+    if y.min() < 0 or y.max() >= n_classes:
+        raise ValueError(f"labels must be class ids in [0, {n_classes}) for a model with "
+                         f"{n_classes} classes, got values in [{y.min()}, {y.max()}].")
     if probs.ndim == 2 and probs.shape[1] > 1:
         return float(np.mean(probs[np.arange(len(y)), y]))
     p1 = probs.reshape(len(y))
@@ -342,14 +361,14 @@ def modality_shapley(model_or_value_fn: Any, inputs: Mapping[str, Any] | None = 
         if not callable(model_or_value_fn) or modalities is None:
             raise ValueError("without inputs, model_or_value_fn must be a set function "
                              "v(frozenset) -> float and modalities must list the players.")
-        players = tuple(modalities)
+        players = _players(modalities)
         set_fn = model_or_value_fn
     else:
         arrays, labels_arr, _ = _check_inputs(inputs, labels)
         if labels is None and not callable(value):
             raise ValueError(f"labels are required for value={value!r}; pass labels=... or a "
                              "callable value that ignores them.")
-        players = tuple(modalities) if modalities is not None else tuple(
+        players = _players(modalities) if modalities is not None else tuple(
             k for k in arrays if k != mask_input)
         for p in players:
             check_choice("modalities entry", p, [k for k in arrays if k != mask_input])
@@ -375,8 +394,12 @@ def modality_shapley(model_or_value_fn: Any, inputs: Mapping[str, Any] | None = 
                 if p not in baseline:
                     raise ValueError(f"baseline must give an array for every modality "
                                      f"{list(players)}, missing {p!r}.")
-                fill[p] = np.broadcast_to(np.asarray(baseline[p], dtype=arrays[p].dtype),
-                                          arrays[p].shape)
+                b = np.asarray(baseline[p], dtype=arrays[p].dtype)
+                try:
+                    fill[p] = np.broadcast_to(b, arrays[p].shape)
+                except ValueError:
+                    raise ValueError(f"baseline[{p!r}] must broadcast to {arrays[p].shape}, got "
+                                     f"shape {b.shape}.") from None
         else:
             raise ValueError("baseline must be 'zeros', 'mean', 'mask' or a dict {modality: "
                              f"array}}, got {baseline!r}.")
@@ -404,7 +427,13 @@ def modality_shapley(model_or_value_fn: Any, inputs: Mapping[str, Any] | None = 
     subset_values = {}
     for size in range(n_players + 1):
         for subset in itertools.combinations(players, size):
-            subset_values[frozenset(subset)] = float(set_fn(frozenset(subset)))
+            v = set_fn(frozenset(subset))
+            if isinstance(v, np.ndarray) and v.shape == ():
+                v = v.item()
+            if isinstance(v, bool) or not isinstance(v, numbers.Real) or not math.isfinite(v):
+                raise ValueError(f"the value of a coalition must be a finite number, got {v!r} "
+                                 f"for the present modalities {sorted(subset)}.")
+            subset_values[frozenset(subset)] = float(v)
     values = {}
     for p in players:
         others = [q for q in players if q != p]
@@ -424,20 +453,43 @@ def modality_shapley(model_or_value_fn: Any, inputs: Mapping[str, Any] | None = 
 # --------------------------------------------------------------------------------------------
 
 
+def _numeric(name: str, value: Any) -> np.ndarray:
+    """``value`` as a float64 array, or a ValueError naming ``name``."""
+    try:
+        arr = np.asarray(value)
+    except (TypeError, ValueError):  # ragged lists
+        raise ValueError(f"{name} must be a numeric array, got {type(value).__name__}.") from None
+    if arr.dtype.kind not in "biuf":
+        raise ValueError(f"{name} must hold numbers, got dtype {arr.dtype}.")
+    return arr.astype(np.float64)
+
+
+def _class_ids(labels: Any, n: int, n_classes: int) -> np.ndarray:
+    """``labels`` as ``(n,)`` integer ids in ``[0, n_classes)`` or a ValueError saying why."""
+    y = np.asarray(labels)
+    integral = y.dtype.kind in "iub" or (y.dtype.kind == "f" and np.all(y == np.round(y)))
+    if y.shape != (n,) or not integral:
+        raise ValueError(f"labels must be integer class ids of shape ({n},), got dtype {y.dtype} "
+                         f"and shape {y.shape}.")
+    y = y.astype(int)
+    if n and (y.min() < 0 or y.max() >= n_classes):
+        raise ValueError(f"labels must lie in [0, {n_classes}), got [{y.min()}, {y.max()}].")
+    return y
+
+
 def _confidence_correct(probs: Any, labels: Any) -> tuple[np.ndarray, np.ndarray]:
-    probs = np.asarray(probs, dtype=np.float64)
-    labels = np.asarray(labels)
+    probs = _numeric("probs", probs)
     if probs.ndim not in (1, 2) or probs.shape[0] == 0:
         raise ValueError(f"probs must have shape (n, K) or (n,) (binary p(class 1)), got "
                          f"{probs.shape}.")
-    if labels.shape != (probs.shape[0],):
-        raise ValueError(f"labels must have shape ({probs.shape[0]},) like probs, got "
-                         f"{labels.shape}.")
-    if np.any(probs < 0) or np.any(probs > 1) or not np.all(np.isfinite(probs)):
+    if not np.all(np.isfinite(probs)):
+        raise ValueError("probs must be finite probabilities, got NaN or infinite values.")
+    if np.any(probs < 0) or np.any(probs > 1):
         raise ValueError("probs must be probabilities in [0, 1]; got values in "
-                         f"[{np.nanmin(probs)}, {np.nanmax(probs)}] (apply a softmax first).")
+                         f"[{probs.min()}, {probs.max()}] (apply a softmax first).")
     if probs.ndim == 2 and probs.shape[1] == 1:
         probs = probs[:, 0]
+    labels = _class_ids(labels, probs.shape[0], 2 if probs.ndim == 1 else probs.shape[1])
     if probs.ndim == 1:
         pred = (probs >= 0.5).astype(int)
         conf = np.where(pred == 1, probs, 1.0 - probs)
@@ -447,7 +499,7 @@ def _confidence_correct(probs: Any, labels: Any) -> tuple[np.ndarray, np.ndarray
                              f"[{probs.sum(axis=1).min():.4g}, {probs.sum(axis=1).max():.4g}].")
         pred = probs.argmax(axis=1)
         conf = probs.max(axis=1)
-    return conf, pred == labels.astype(int)
+    return conf, pred == labels
 
 
 def _bins(conf: np.ndarray, n_bins: int) -> tuple[np.ndarray, np.ndarray]:
@@ -510,7 +562,7 @@ def expected_calibration_error(probs: Any, labels: Any, n_bins: int = 15) -> flo
 
 
 def _logits_2d(logits: Any) -> np.ndarray:
-    z = np.asarray(logits, dtype=np.float64)
+    z = _numeric("logits", logits)
     if z.ndim == 1:
         z = np.stack([np.zeros_like(z), z], axis=1)  # sigmoid(z) = softmax([0, z])[1]
     if z.ndim != 2 or z.shape[0] == 0 or z.shape[1] < 2:
@@ -548,15 +600,14 @@ class TemperatureScaling(BaseEstimator):
 
     def fit(self, logits: Any, labels: Any) -> TemperatureScaling:
         """Fit ``T`` on validation ``logits`` ``(n, K)`` (``(n,)`` binary) and labels ``(n,)``."""
+        max_temperature = check_float("max_temperature", self.max_temperature, minimum=1.0,
+                                      include_min=False)
         z = _logits_2d(logits)
         y = np.asarray(labels)
         if y.shape != (z.shape[0],) or not np.issubdtype(y.dtype, np.integer):
             raise ValueError(f"labels must be integer class ids of shape ({z.shape[0]},), got "
                              f"dtype {y.dtype} and shape {y.shape}.")
-        if y.min() < 0 or y.max() >= z.shape[1]:
-            raise ValueError(f"labels must lie in [0, {z.shape[1]}), got [{y.min()}, {y.max()}].")
-        if not self.max_temperature > 1.0:
-            raise ValueError(f"max_temperature must be > 1, got {self.max_temperature!r}.")
+        y = _class_ids(y, z.shape[0], z.shape[1])
         z_true = z[np.arange(len(y)), y]
 
         def objective(t: np.ndarray) -> tuple[float, np.ndarray]:
@@ -568,7 +619,7 @@ class TemperatureScaling(BaseEstimator):
             d_inv = np.mean(np.sum(soft * z, axis=1) - z_true)  # dNLL / d(1/T)
             return float(nll), np.array([-inv * d_inv])  # chain rule: d(1/T)/dlogT = -1/T
 
-        bound = float(np.log(self.max_temperature))
+        bound = float(np.log(max_temperature))
         res = optimize.minimize(objective, x0=np.zeros(1), jac=True, method="L-BFGS-B",
                                 bounds=[(-bound, bound)], options={"gtol": 1e-10, "ftol": 1e-14})
         self.temperature_ = float(np.exp(res.x[0]))
@@ -577,22 +628,25 @@ class TemperatureScaling(BaseEstimator):
         self.nll_after_ = _nll(z / self.temperature_, y)
         return self
 
-    def _check_fitted(self) -> None:
+    def _checked_logits(self, logits: Any) -> np.ndarray:
+        """``(n, K)`` logits of a fitted model with the ``K`` seen in :meth:`fit`."""
         if not hasattr(self, "temperature_"):
             raise ValueError("this TemperatureScaling is not fitted yet; call fit(logits, labels) "
                              "first.")
+        z = _logits_2d(logits)
+        if z.shape[1] != self.n_classes_:
+            raise ValueError(f"logits must have {self.n_classes_} classes as in fit, got shape "
+                             f"{np.shape(logits)}.")
+        return z
 
     def transform(self, logits: Any) -> np.ndarray:
         """Scaled logits ``logits / T`` (same shape as the input)."""
-        self._check_fitted()
-        z = np.asarray(logits, dtype=np.float64)
-        _logits_2d(z)
-        return z / self.temperature_
+        self._checked_logits(logits)
+        return np.asarray(logits, dtype=np.float64) / self.temperature_
 
     def predict_proba(self, logits: Any) -> np.ndarray:
         """Calibrated probabilities ``softmax(logits / T)``: ``(n, K)`` (``(n, 2)`` if binary)."""
-        self._check_fitted()
-        return special.softmax(_logits_2d(logits) / self.temperature_, axis=1)
+        return special.softmax(self._checked_logits(logits) / self.temperature_, axis=1)
 
     def predict(self, logits: Any) -> np.ndarray:
         """Predicted classes ``(n,)`` (unchanged by temperature scaling)."""
@@ -600,5 +654,5 @@ class TemperatureScaling(BaseEstimator):
 
     def score(self, logits: Any, labels: Any) -> float:
         """Mean log-likelihood of ``labels`` under the calibrated probabilities (higher: better)."""
-        self._check_fitted()
-        return -_nll(_logits_2d(logits) / self.temperature_, np.asarray(labels).astype(int))
+        z = self._checked_logits(logits)
+        return -_nll(z / self.temperature_, _class_ids(labels, z.shape[0], z.shape[1]))

@@ -43,7 +43,9 @@ References:
 
 from __future__ import annotations
 
+import numbers
 import string
+import warnings
 from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
@@ -125,13 +127,30 @@ def _cast_like(y: np.ndarray, like: np.ndarray, lo: float | None = None,
     return y.astype(like.dtype, copy=False)
 
 
+def _ordered_pair(name: str, value: Any, text: str = "(low, high) with low < high",
+                  *, decreasing: bool = False) -> tuple[float, float]:
+    """``value`` as two finite floats ``(a, b)`` with ``a < b`` (``a > b`` if ``decreasing``)."""
+    try:
+        a, b = (float(v) for v in value)
+    except (TypeError, ValueError):  # not iterable, wrong length, not numbers
+        raise ValueError(f"{name} must be a pair {text}, got {value!r}.") from None
+    ordered = a > b if decreasing else a < b
+    if not (ordered and np.isfinite(a) and np.isfinite(b)):
+        raise ValueError(f"{name} must be a pair {text}, got {value!r}.")
+    return a, b
+
+
+def _check_fill(fill: Any, name: str = "fill") -> float:
+    """A numeric fill value (NaN allowed) or a ValueError naming the argument."""
+    if isinstance(fill, bool) or not isinstance(fill, numbers.Real):
+        raise ValueError(f"{name} must be a number, got {fill!r} of type {type(fill).__name__}.")
+    return float(fill)
+
+
 def _value_range(x: np.ndarray, value_range: tuple[float, float] | None) -> tuple[float, float]:
     """The range the pixel values live in (see :func:`image_gaussian_noise` for the rule)."""
     if value_range is not None:
-        if len(value_range) != 2 or not value_range[0] < value_range[1]:
-            raise ValueError(f"value_range must be a pair (low, high) with low < high, got "
-                             f"{value_range!r}.")
-        return float(value_range[0]), float(value_range[1])
+        return _ordered_pair("value_range", value_range)
     lo, hi = float(np.nanmin(x)), float(np.nanmax(x))
     if np.issubdtype(x.dtype, np.integer) and lo >= 0 and hi <= 255:
         return 0.0, 255.0
@@ -154,6 +173,27 @@ def _image(x: Any) -> np.ndarray:
                             "(batch, height, width, channels)")
     _check_numeric(arr)
     return arr
+
+
+def _waveform(x: Any) -> np.ndarray:
+    arr = _array(x, min_ndim=2, max_ndim=3,
+                 shape_text="a waveform batch of shape (batch, time) or (batch, time, channels)")
+    _check_numeric(arr)
+    return arr
+
+
+def _video(x: Any) -> np.ndarray:
+    arr = _array(x, min_ndim=2, shape_text="a video batch of shape (batch, frames, ...)")
+    _check_numeric(arr)
+    return arr
+
+
+def _prologue(x: Any, severity: Any, seed: Any, check: Callable[[Any], Any]
+              ) -> tuple[Any, float, np.random.Generator]:
+    """Checks shared by every corruption: ``(check(x), severity in [0, 1], seeded generator)``."""
+    severity = _check_severity(severity)
+    rng = _rng(seed)
+    return check(x), severity, rng
 
 
 # --------------------------------------------------------------------------------------------
@@ -179,11 +219,9 @@ def image_gaussian_noise(x: np.ndarray, severity: float, seed: int = 0, *,
         clip: clip the noisy image to ``value_range``.
 
     Returns:
-        Array of the shape and dtype of ``x``.
+        The noisy images, with the shape and dtype of ``x``.
     """
-    severity = _check_severity(severity)
-    rng = _rng(seed)
-    x = _image(x)
+    x, severity, rng = _prologue(x, severity, seed, _image)
     if severity == 0.0:
         return x.copy()
     lo, hi = _value_range(x, value_range)
@@ -207,11 +245,9 @@ def image_gaussian_blur(x: np.ndarray, severity: float, seed: int = 0) -> np.nda
         seed: unused (deterministic corruption).
 
     Returns:
-        Array of the shape and dtype of ``x``.
+        The blurred images, with the shape and dtype of ``x``.
     """
-    severity = _check_severity(severity)
-    _rng(seed)
-    x = _image(x)
+    x, severity, rng = _prologue(x, severity, seed, _image)
     if severity == 0.0:
         return x.copy()
     sigma_px = severity * min(x.shape[1], x.shape[2]) / 8.0
@@ -238,15 +274,12 @@ def image_occlusion(x: np.ndarray, severity: float, seed: int = 0, *,
         value_range: ``(low, high)`` of valid pixel values (only used for the default ``fill``).
 
     Returns:
-        Array of the shape and dtype of ``x``.
+        The occluded images, with the shape and dtype of ``x``.
     """
-    severity = _check_severity(severity)
-    rng = _rng(seed)
-    x = _image(x)
+    x, severity, rng = _prologue(x, severity, seed, _image)
     if severity == 0.0:
         return x.copy()
-    if fill is None:
-        fill = _value_range(x, value_range)[0]
+    fill = _value_range(x, value_range)[0] if fill is None else _check_fill(fill)
     height, width = x.shape[1], x.shape[2]
     side_h = min(height, max(1, int(round(np.sqrt(severity) * height))))
     side_w = min(width, max(1, int(round(np.sqrt(severity) * width))))
@@ -268,16 +301,14 @@ def image_brightness(x: np.ndarray, severity: float, seed: int = 0, *,
 
     Args:
         x: images ``(batch, height, width[, channels])``.
-        severity: in [0, 1].
+        severity: in [0, 1]; the added fraction of the value range (1: all white).
         seed: unused (deterministic corruption).
         value_range: ``(low, high)`` of valid pixel values.
 
     Returns:
-        Array of the shape and dtype of ``x``.
+        The brightened images, with the shape and dtype of ``x``.
     """
-    severity = _check_severity(severity)
-    _rng(seed)
-    x = _image(x)
+    x, severity, rng = _prologue(x, severity, seed, _image)
     if severity == 0.0:
         return x.copy()
     lo, hi = _value_range(x, value_range)
@@ -293,15 +324,13 @@ def image_contrast(x: np.ndarray, severity: float, seed: int = 0) -> np.ndarray:
 
     Args:
         x: images ``(batch, height, width[, channels])``.
-        severity: in [0, 1].
+        severity: in [0, 1]; the contrast removed (1: a flat image at its mean).
         seed: unused (deterministic corruption).
 
     Returns:
-        Array of the shape and dtype of ``x``.
+        The low-contrast images, with the shape and dtype of ``x``.
     """
-    severity = _check_severity(severity)
-    _rng(seed)
-    x = _image(x)
+    x, severity, rng = _prologue(x, severity, seed, _image)
     if severity == 0.0:
         return x.copy()
     xf = x.astype(np.float64)
@@ -323,10 +352,9 @@ def snr_db_for_severity(severity: float, snr_db_range: tuple[float, float] = (40
     ``s -> 0`` down to -10 dB (noise ten times more powerful than the signal) at ``s = 1``.
     """
     severity = _check_severity(severity)
-    if len(snr_db_range) != 2 or not snr_db_range[0] > snr_db_range[1]:
-        raise ValueError(f"snr_db_range must be (snr_max, snr_min) with snr_max > snr_min, got "
-                         f"{snr_db_range!r}.")
-    return float(snr_db_range[0] - severity * (snr_db_range[0] - snr_db_range[1]))
+    snr_max, snr_min = _ordered_pair("snr_db_range", snr_db_range,
+                                     "(snr_max, snr_min) with snr_max > snr_min", decreasing=True)
+    return snr_max - severity * (snr_max - snr_min)
 
 
 def audio_additive_noise(x: np.ndarray, severity: float, seed: int = 0, *,
@@ -345,13 +373,9 @@ def audio_additive_noise(x: np.ndarray, severity: float, seed: int = 0, *,
         snr_db_range: ``(snr_max, snr_min)`` in dB.
 
     Returns:
-        Array of the shape and dtype of ``x``.
+        The noisy waveforms, with the shape and dtype of ``x``.
     """
-    severity = _check_severity(severity)
-    rng = _rng(seed)
-    x = _array(x, min_ndim=2, max_ndim=3,
-               shape_text="a waveform batch of shape (batch, time) or (batch, time, channels)")
-    _check_numeric(x)
+    x, severity, rng = _prologue(x, severity, seed, _waveform)
     snr_db = snr_db_for_severity(severity, snr_db_range)
     if severity == 0.0:
         return x.copy()
@@ -376,13 +400,9 @@ def audio_segment_dropout(x: np.ndarray, severity: float, seed: int = 0, *,
         n_segments: number of segments (1 <= n_segments <= time).
 
     Returns:
-        Array of the shape and dtype of ``x``.
+        The waveforms with silenced segments, with the shape and dtype of ``x``.
     """
-    severity = _check_severity(severity)
-    rng = _rng(seed)
-    x = _array(x, min_ndim=2, max_ndim=3,
-               shape_text="a waveform batch of shape (batch, time) or (batch, time, channels)")
-    _check_numeric(x)
+    x, severity, rng = _prologue(x, severity, seed, _waveform)
     n_segments = check_int("n_segments", n_segments, minimum=1, maximum=x.shape[1])
     if severity == 0.0:
         return x.copy()
@@ -414,6 +434,25 @@ def _text(x: Any) -> tuple[np.ndarray, bool]:
     if arr.shape[0] == 0:
         raise ValueError(f"x must hold at least one sample, got shape {arr.shape}.")
     return arr, False
+
+
+def _text_args(x: Any, severity: Any, seed: Any) -> tuple[float, np.random.Generator, np.ndarray,
+                                                          bool]:
+    """The checked ``severity``, the seeded generator, and ``_text(x)``: common to text edits."""
+    (arr, is_str), severity, rng = _prologue(x, severity, seed, _text)
+    return severity, rng, arr, is_str
+
+
+def _edit_strings(x_in: Any, arr: np.ndarray, severity: float, edit: Callable[[str], str]) -> Any:
+    """Apply ``edit`` to every string of ``arr`` (none at severity 0), in ``x_in``'s container."""
+    texts = list(arr.ravel())
+    return _strings_like(texts if severity == 0.0 else [edit(t) for t in texts], x_in, arr)
+
+
+def _drop_words(text: str, p: float, rng: np.random.Generator) -> str:
+    words = text.split()
+    keep = rng.random(len(words)) >= p
+    return " ".join(w for w, k in zip(words, keep, strict=True) if k)
 
 
 def _strings_like(out: list[str], x_in: Any, arr: np.ndarray) -> Any:
@@ -470,23 +509,21 @@ def text_typos(x: Any, severity: float, seed: int = 0, *, vocab_size: int | None
         severity: per-character / per-token probability, in [0, 1].
         seed: seed of the edits.
         vocab_size: size of the id vocabulary (default ``x.max() + 1``); must be >= 3.
-        pad_id: padding id.
+        pad_id: padding id (never edited, never produced).
 
     Returns:
         Same container, shape and dtype as ``x``.
     """
-    severity = _check_severity(severity)
-    rng = _rng(seed)
-    arr, is_str = _text(x)
+    severity, rng, arr, is_str = _text_args(x, severity, seed)
     if is_str:
-        if severity == 0.0:
-            return _strings_like(list(arr.ravel()), x, arr)
-        return _strings_like([_typo_string(s, severity, rng) for s in arr.ravel()], x, arr)
+        return _edit_strings(x, arr, severity, lambda t: _typo_string(t, severity, rng))
     pad_id = check_int("pad_id", pad_id)
+    if arr.min() < 0:
+        raise ValueError(f"token ids must be >= 0, got ids in [{arr.min()}, {arr.max()}].")
     if vocab_size is None:
         vocab_size = int(arr.max()) + 1
     vocab_size = check_int("vocab_size", vocab_size, minimum=3)
-    if arr.max() >= vocab_size or arr.min() < 0:
+    if arr.max() >= vocab_size:
         raise ValueError(f"token ids must lie in [0, vocab_size={vocab_size}), got ids in "
                          f"[{arr.min()}, {arr.max()}].")
     if severity == 0.0:
@@ -515,23 +552,14 @@ def text_word_drop(x: Any, severity: float, seed: int = 0, *, pad_id: int = 0) -
         x: strings or integer token ids ``(batch, seq_len)``.
         severity: per-word drop probability, in [0, 1]; 1 empties every text.
         seed: seed of the drops.
-        pad_id: padding id.
+        pad_id: padding id, also written into the positions freed at the end of a row.
 
     Returns:
         Same container, shape and dtype as ``x``.
     """
-    severity = _check_severity(severity)
-    rng = _rng(seed)
-    arr, is_str = _text(x)
+    severity, rng, arr, is_str = _text_args(x, severity, seed)
     if is_str:
-        if severity == 0.0:
-            return _strings_like(list(arr.ravel()), x, arr)
-        out = []
-        for s in arr.ravel():
-            words = s.split()
-            keep = rng.random(len(words)) >= severity
-            out.append(" ".join(w for w, k in zip(words, keep, strict=True) if k))
-        return _strings_like(out, x, arr)
+        return _edit_strings(x, arr, severity, lambda t: _drop_words(t, severity, rng))
     pad_id = check_int("pad_id", pad_id)
     if severity == 0.0:
         return arr.copy()
@@ -567,12 +595,11 @@ def tabular_entry_drop(x: np.ndarray, severity: float, seed: int = 0, *,
         fill: value written into dropped entries.
 
     Returns:
-        Array of the shape and dtype of ``x``.
+        The table with dropped entries, with the shape and dtype of ``x``.
     """
-    severity = _check_severity(severity)
-    rng = _rng(seed)
-    x = _tabular(x)
-    if np.issubdtype(x.dtype, np.integer) and not float(fill).is_integer():
+    x, severity, rng = _prologue(x, severity, seed, _tabular)
+    fill = _check_fill(fill)
+    if np.issubdtype(x.dtype, np.integer) and not fill.is_integer():
         raise ValueError(f"fill must be an integer for an integer table (dtype {x.dtype}), got "
                          f"{fill!r}.")
     if severity == 0.0:
@@ -586,24 +613,31 @@ def tabular_noise(x: np.ndarray, severity: float, seed: int = 0, *,
                   scale: np.ndarray | float | None = None) -> np.ndarray:
     """Add Gaussian noise with standard deviation ``severity * scale`` per column.
 
-    ``scale`` defaults to each column's standard deviation in ``x`` (NaN-aware, ``ddof=0``), so
-    severity 1 adds noise as large as the feature's own spread. NaN entries stay NaN.
+    ``scale`` defaults to each column's standard deviation in ``x`` (``ddof=0``, over its finite
+    entries; 0 for a column without any), so severity 1 adds noise as large as the feature's own
+    spread. NaN entries stay NaN.
 
     Args:
         x: table ``(batch, n_features)``.
-        severity: in [0, 1].
+        severity: in [0, 1]; noise std in units of ``scale``.
         seed: seed of the noise.
         scale: scalar or ``(n_features,)`` noise scale.
 
     Returns:
-        Array of the shape and dtype of ``x``.
+        The noisy table, with the shape and dtype of ``x``.
     """
-    severity = _check_severity(severity)
-    rng = _rng(seed)
-    x = _tabular(x)
+    x, severity, rng = _prologue(x, severity, seed, _tabular)
     if scale is None:
-        scale = np.nanstd(x.astype(np.float64), axis=0)
-    scale = np.broadcast_to(np.asarray(scale, dtype=np.float64), (x.shape[1],))
+        finite = np.isfinite(x.astype(np.float64))
+        with warnings.catch_warnings():  # an all-NaN column has no spread: scale 0
+            warnings.simplefilter("ignore", RuntimeWarning)
+            scale = np.nan_to_num(np.nanstd(np.where(finite, x, np.nan), axis=0), nan=0.0)
+    scale_arr = np.asarray(scale)
+    if (scale_arr.dtype.kind not in "biuf" or scale_arr.shape not in ((), (1,), (x.shape[1],))
+            or not np.all(np.isfinite(scale_arr)) or np.any(scale_arr < 0)):
+        raise ValueError(f"scale must be a number >= 0 or an array of shape ({x.shape[1]},) "
+                         f"(one per feature) of numbers >= 0, got {scale!r}.")
+    scale = np.broadcast_to(scale_arr.astype(np.float64), (x.shape[1],))
     if severity == 0.0:
         return x.copy()
     y = x.astype(np.float64) + severity * scale * rng.standard_normal(x.shape)
@@ -642,15 +676,16 @@ def point_drop(x: np.ndarray, severity: float, seed: int = 0, *,
         mode: ``"duplicate"`` or ``"zero"``.
 
     Returns:
-        Array of the shape and dtype of ``x``.
+        The thinned clouds, with the shape and dtype of ``x``.
     """
-    severity = _check_severity(severity)
-    rng = _rng(seed)
     mode = check_choice("mode", mode, ["duplicate", "zero"])
-    x = _cloud(x)
+    x, severity, rng = _prologue(x, severity, seed, _cloud)
+    n_points = x.shape[1]
+    if n_points < 2:
+        raise ValueError(f"x must hold at least 2 points per cloud (one always survives), got "
+                         f"shape {x.shape}.")
     if severity == 0.0:
         return x.copy()
-    n_points = x.shape[1]
     k = _n_affected(severity, n_points, at_most=n_points - 1)
     y = x.copy()
     for i in range(x.shape[0]):
@@ -673,17 +708,15 @@ def point_jitter(x: np.ndarray, severity: float, seed: int = 0, *, sigma_max: fl
 
     Args:
         x: clouds ``(batch, n_points, n_dims)``.
-        severity: in [0, 1].
+        severity: in [0, 1]; noise std in units of ``sigma_max * r_rms``.
         seed: seed of the noise.
         sigma_max: noise std at severity 1, in units of ``r_rms``.
         n_coords: number of leading coordinate columns to jitter.
 
     Returns:
-        Array of the shape and dtype of ``x``.
+        The jittered clouds, with the shape and dtype of ``x``.
     """
-    severity = _check_severity(severity)
-    rng = _rng(seed)
-    x = _cloud(x)
+    x, severity, rng = _prologue(x, severity, seed, _cloud)
     sigma_max = check_float("sigma_max", sigma_max, minimum=0.0)
     n_coords = check_int("n_coords", n_coords, minimum=1, maximum=x.shape[2])
     if severity == 0.0:
@@ -712,13 +745,10 @@ def video_frame_drop(x: np.ndarray, severity: float, seed: int = 0, *,
         mode: ``"repeat"`` or ``"zero"``.
 
     Returns:
-        Array of the shape and dtype of ``x``.
+        The clips with dropped frames, with the shape and dtype of ``x``.
     """
-    severity = _check_severity(severity)
-    rng = _rng(seed)
     mode = check_choice("mode", mode, ["repeat", "zero"])
-    x = _array(x, min_ndim=2, shape_text="a video batch of shape (batch, frames, ...)")
-    _check_numeric(x)
+    x, severity, rng = _prologue(x, severity, seed, _video)
     if severity == 0.0:
         return x.copy()
     n_frames = x.shape[1]
@@ -771,10 +801,18 @@ def remove_modality(x: Any, severity: float = 1.0, seed: int = 0, *, fill: Any =
     k = _n_affected(severity, n)
     mask = np.ones(n, dtype=bool)
     mask[rng.choice(n, size=k, replace=False)] = False
+    is_text = arr.dtype.kind in "UO"
+    if fill is None:
+        fill = "" if is_text else 0
+    elif is_text and not isinstance(fill, str):
+        raise ValueError(f"fill must be a string for a batch of texts, got {fill!r}.")
+    elif not is_text:
+        fill = _check_fill(fill)
+        if np.issubdtype(arr.dtype, np.integer) and not fill.is_integer():
+            raise ValueError(f"fill must be an integer for an integer array (dtype {arr.dtype}), "
+                             f"got {fill!r}.")
     y = arr.copy()
     if k:
-        if fill is None:
-            fill = "" if arr.dtype.kind in "UO" else 0
         y[~mask] = fill
     if isinstance(x, list):
         y = y.tolist()
@@ -961,12 +999,18 @@ def robustness_sweep(model: Any, inputs: Mapping[str, Any], labels: Any,
 
     Returns:
         Tidy DataFrame with one row per (corruption, severity) and columns ``modality``,
-        ``kind``, ``corruption``, ``severity``, ``metric``, ``value``, ``n_corrupted``.
+        ``kind``, ``corruption``, ``severity``, ``metric``, ``value``, ``n_corrupted`` (samples
+        passed through the corruption; for ``remove_modality``, samples that lost the modality).
     """
+    if labels is None:
+        raise ValueError("labels must be given (n,) class ids, one-hot (n, K) or regression "
+                         "targets, got None.")
     arrays, labels, n = _check_inputs(inputs, labels)
     if severities is None:
         severities = np.round(np.linspace(0.0, 1.0, 11), 10)
-    severities = [_check_severity(s) for s in np.atleast_1d(np.asarray(severities, dtype=float))]
+    severities = [_check_severity(s) for s in np.atleast_1d(severities).tolist()]
+    if not severities:
+        raise ValueError("severities must hold at least one value in [0, 1], got none.")
     if isinstance(metric, str):
         metric_name = metric
         metric_fn = _METRICS[check_choice("metric", metric, sorted(_METRICS))]
@@ -978,6 +1022,12 @@ def robustness_sweep(model: Any, inputs: Mapping[str, Any], labels: Any,
     batch_size = check_int("batch_size", batch_size, minimum=1)
     fraction = check_float("fraction", fraction, minimum=0.0, maximum=1.0, include_min=False)
     mask_inputs = dict(mask_inputs or {})
+    for key, target in mask_inputs.items():
+        if (not isinstance(target, tuple | list) or len(target) != 2
+                or not isinstance(target[1], numbers.Integral)):
+            raise ValueError(f"mask_inputs[{key!r}] must be a pair (mask input name, column), "
+                             f"got {target!r}.")
+        check_choice(f"mask_inputs[{key!r}][0] (the mask input name)", target[0], list(arrays))
     if fraction == 1.0:
         selected = np.arange(n)
     else:
@@ -992,6 +1042,9 @@ def robustness_sweep(model: Any, inputs: Mapping[str, Any], labels: Any,
             raise ValueError("each corruption must be (modality_key, kind, corruption_name[, "
                              f"kwargs]), got {spec!r}.")
         key, kind, name = spec[:3]
+        if len(spec) == 4 and not isinstance(spec[3], Mapping):
+            raise ValueError(f"the 4th element of a corruption must be a dict of keyword "
+                             f"arguments, got {spec[3]!r} in {spec!r}.")
         kwargs = dict(spec[3]) if len(spec) == 4 else {}
         check_choice("modality_key", key, list(arrays))
         fn = _lookup(kind, name)
@@ -1002,26 +1055,31 @@ def robustness_sweep(model: Any, inputs: Mapping[str, Any], labels: Any,
             batch = dict(arrays)  # other modalities: the very same arrays
             if fn is remove_modality:
                 part, present = fn(x[selected], severity, seed, return_mask=True, **kwargs)
+                n_corrupted = int(np.sum(~present))
                 if key in mask_inputs:
                     mask_name, column = mask_inputs[key]
-                    check_choice("mask input name", mask_name, list(arrays))
                     mask = arrays[mask_name].copy()
                     mask[selected[~present], column] = 0
                     batch[mask_name] = mask
             else:
                 part = fn(x[selected], severity, seed, **kwargs)
+                n_corrupted = 0 if severity == 0.0 else len(selected)
             x_new[selected] = np.asarray(part)
             batch[key] = x_new
             value = float(metric_fn(labels, _predict(model, batch, batch_size)))
             rows.append({"modality": key, "kind": kind, "corruption": name,
                          "severity": severity, "metric": metric_name, "value": value,
-                         "n_corrupted": 0 if severity == 0.0 else len(selected)})
+                         "n_corrupted": n_corrupted})
     return pd.DataFrame(rows, columns=["modality", "kind", "corruption", "severity", "metric",
                                        "value", "n_corrupted"])
 
 
 def _curve(values: Any, name: str) -> np.ndarray:
-    arr = np.asarray(values, dtype=np.float64)
+    try:
+        arr = np.asarray(values, dtype=np.float64)
+    except (TypeError, ValueError):
+        raise ValueError(f"{name} must be a number or a 1-D sequence of numbers, got "
+                         f"{values!r}.") from None
     if arr.ndim > 1:
         raise ValueError(f"{name} must be a scalar or a 1-D sequence, got shape {arr.shape}.")
     if not np.all(np.isfinite(arr)):
@@ -1127,6 +1185,9 @@ def robustness_summary(sweep: pd.DataFrame, reference: pd.DataFrame | None = Non
     """
     needed = {"modality", "corruption", "severity", "value"}
     for name, df in (("sweep", sweep), ("reference", reference)):
+        if df is not None and not isinstance(df, pd.DataFrame):
+            raise TypeError(f"{name} must be a pandas DataFrame from robustness_sweep, got "
+                            f"{type(df).__name__}.")
         if df is not None and not needed.issubset(df.columns):
             raise ValueError(f"{name} must have the columns {sorted(needed)}, got "
                              f"{list(df.columns)}.")
@@ -1173,13 +1234,23 @@ def _loss_fn(y_pred_shape: Sequence[int | None], labels_ndim: int, from_logits: 
     return loss
 
 
+def _check_class_labels(labels: np.ndarray, pred_shape: tuple) -> None:
+    """Labels fit the default FGSM loss: ids in [0, K), 0/1 for one output, or (n, K) one-hot."""
+    n_out = 1 if len(pred_shape) == 1 else int(pred_shape[-1])
+    if labels.ndim >= 2:
+        if labels.shape[1:] != tuple(pred_shape[1:]):
+            raise ValueError(f"one-hot labels must have shape (n, {n_out}) like the model output, "
+                             f"got {labels.shape}.")
+        return
+    high = 2 if n_out == 1 else n_out
+    if not np.all((labels >= 0) & (labels < high) & (labels == np.round(labels))):
+        raise ValueError(f"labels must be integer class ids in [0, {high}) for a model with "
+                         f"{n_out} output(s), got values in [{labels.min()}, {labels.max()}].")
+
+
 def _clip_bounds(clip: Any, name: str = "clip") -> tuple[float, float] | None:
-    if clip is None:
-        return None
-    if len(clip) != 2 or not clip[0] < clip[1]:
-        raise ValueError(f"{name} must be None or a pair (low, high) with low < high, got "
-                         f"{clip!r}.")
-    return float(clip[0]), float(clip[1])
+    return None if clip is None else _ordered_pair(name, clip, "(low, high) with low < high, or "
+                                                               "None")
 
 
 def fgsm(model: Any, inputs: Mapping[str, Any], labels: Any, epsilon: float,
@@ -1212,6 +1283,9 @@ def fgsm(model: Any, inputs: Mapping[str, Any], labels: Any, epsilon: float,
         A new dict of inputs with ``inputs[modality]`` replaced by its adversarial version
         (same shape and dtype).
     """
+    if not callable(model):
+        raise TypeError(f"model must be a Keras model (or a differentiable callable) on a dict of "
+                        f"inputs, got {type(model).__name__}.")
     arrays, labels, n = _check_inputs(inputs, labels)
     epsilon = check_float("epsilon", epsilon, minimum=0.0)
     check_choice("modality", modality, list(arrays))
@@ -1232,6 +1306,7 @@ def fgsm(model: Any, inputs: Mapping[str, Any], labels: Any, epsilon: float,
             tape.watch(batch[modality])
             pred = model(batch, training=False)
             if loss_fn is None:
+                _check_class_labels(labels, tuple(pred.shape))
                 loss_fn = _loss_fn(tuple(pred.shape), labels.ndim, from_logits)
             value = keras.ops.sum(loss_fn(y, pred))
         grad = tape.gradient(value, batch[modality])
@@ -1257,7 +1332,7 @@ def fgsm_sweep(model: Any, inputs: Mapping[str, Any], labels: Any, epsilons: Seq
         model: Keras model on a dict of inputs (class outputs).
         inputs: ``{input name: array (n, ...)}``.
         labels: class labels ``(n,)`` (or one-hot).
-        epsilons: attack sizes (>= 0); 0 gives the clean accuracy.
+        epsilons: attack sizes (>= 0; a single number is accepted); 0 gives the clean accuracy.
         modalities: inputs to attack (default: every floating-point input).
         from_logits: whether the model outputs logits.
         clip: one ``(low, high)`` range for all modalities or ``{modality: (low, high)}``.
@@ -1267,8 +1342,13 @@ def fgsm_sweep(model: Any, inputs: Mapping[str, Any], labels: Any, epsilons: Seq
         Tidy DataFrame with columns ``modality``, ``epsilon``, ``accuracy``.
     """
     arrays, labels, _ = _check_inputs(inputs, labels)
+    epsilons = [check_float("epsilons entry", e, minimum=0.0) for e in np.atleast_1d(epsilons)]
+    if not epsilons:
+        raise ValueError("epsilons must hold at least one attack size >= 0, got none.")
     if modalities is None:
         modalities = [k for k, v in arrays.items() if np.issubdtype(v.dtype, np.floating)]
+    elif isinstance(modalities, str):
+        modalities = [modalities]
     rows = []
     for mod in modalities:
         bounds = clip.get(mod) if isinstance(clip, Mapping) else clip
@@ -1311,6 +1391,12 @@ class FGSMAdversarialModel(keras.Model):
     def __init__(self, model: keras.Model, epsilon: float, modality: str,
                  adv_weight: float = 0.5, clip: tuple[float, float] | None = None,
                  **kwargs: Any) -> None:
+        if not isinstance(model, keras.Model):
+            raise TypeError(f"model must be a keras.Model taking a dict of inputs, got "
+                            f"{type(model).__name__}.")
+        if not isinstance(modality, str):
+            raise TypeError(f"modality must be the name (str) of the attacked input, got "
+                            f"{modality!r}.")
         super().__init__(**kwargs)
         self.model = model
         self.epsilon = check_float("epsilon", epsilon, minimum=0.0)
@@ -1340,6 +1426,7 @@ class FGSMAdversarialModel(keras.Model):
         return x
 
     def train_step(self, data: Any) -> dict[str, Any]:
+        """One step on ``(1 - w) L(clean) + w L(FGSM)``; metrics are those of the clean batch."""
         x, y, sample_weight = keras.utils.unpack_x_y_sample_weight(data)
         x_adv = self.adversarial_inputs(x, y)
         with tf.GradientTape() as tape:

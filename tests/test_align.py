@@ -183,6 +183,10 @@ def test_cca_errors():
         cca.transform(X[:, :3], Y)
     with pytest.raises(ValueError, match="finite"):
         align.CCA(2).fit(np.full_like(X, np.nan), Y)
+    with pytest.raises(ValueError, match=r"X must hold numbers .*got dtype <U1"):
+        align.CCA(1).fit([["a"]] * 50, Y)
+    with pytest.raises(ValueError, match="X must be a numeric array, got a list"):
+        cca.transform([[1.0, 2.0, 3.0, 4.0], [1.0]])
 
 
 # --------------------------------------------------------------------------------------------
@@ -276,6 +280,13 @@ def test_dcca_errors():
         align.dcca_loss(za, za, r1=-1.0)
     with pytest.raises(ValueError, match="more than dim_a=4"):
         align.DeepCCALoss(dim_a=4)(np.zeros((10, 1)), np.ones((10, 4), "float32"))
+    # caught before TensorFlow's eigendecomposition fails with an opaque message
+    with pytest.raises(ValueError, match=r"at least 2 pair\(s\), got batch size 1"):
+        align.dcca_loss(np.ones((1, 3)), np.ones((1, 3)))
+    with pytest.raises(ValueError, match=r"z_a must contain only finite values"):
+        align.dcca_loss(np.full((10, 3), np.nan), za)
+    with pytest.raises(ValueError, match="z_b must hold numbers"):
+        align.dcca_loss(za, [["x"] * 3] * 10)
 
 
 # --------------------------------------------------------------------------------------------
@@ -306,6 +317,9 @@ def test_clip_logit_scale_capped_at_100():
     np.testing.assert_allclose(float(keras.ops.convert_to_numpy(layer.log_logit_scale)),
                                math.log(1 / 0.07), rtol=1e-6)
     assert len(layer.trainable_weights) == 1
+    fixed = align.CLIPLoss.from_config(align.CLIPLoss(20.0, 50.0, learnable=False).get_config())
+    assert (fixed.logit_scale, fixed.max_logit_scale) == pytest.approx((20.0, 50.0))
+    assert not fixed.trainable_weights
     layer.log_logit_scale.assign(math.log(1000.0))  # set by hand beyond the cap
     assert layer.logit_scale == 100.0
     np.testing.assert_allclose(float(layer(za.astype("float32"), zb.astype("float32"))),
@@ -348,8 +362,18 @@ def test_siglip_loss_equals_numpy_formula():
                                math.log(10.0), rtol=1e-6)
     assert float(keras.ops.convert_to_numpy(layer.logit_bias)) == -10.0
     assert len(layer.trainable_weights) == 2
+    clone = align.SigLIPLoss.from_config(align.SigLIPLoss(3.0, -2.0).get_config())
+    assert (clone.logit_scale, float(keras.ops.convert_to_numpy(clone.logit_bias))) == \
+        pytest.approx((3.0, -2.0))
     np.testing.assert_allclose(float(layer(za.astype("float32"), zb.astype("float32"))),
                                _numpy_siglip(za, zb, 10.0, -10.0), rtol=1e-4)
+    # sign convention by hand (Algorithm 1 of the paper): orthonormal pairs have cosine 1 with
+    # their partner and 0 with the rest, so with t = 10, b = -5 every one of the n^2 logits is
+    # label * 5 and the loss is n^2 * softplus(-5) / n. Flipping the sign of t or b breaks this.
+    eye = np.eye(4)
+    np.testing.assert_allclose(float(align.siglip_loss(eye, eye, 10.0, -5.0)),
+                               4 * math.log1p(math.exp(-5.0)), rtol=1e-12)
+    assert float(align.siglip_loss(eye, -eye, 10.0, -5.0)) > 10.0  # anti-aligned pairs: large
 
 
 def test_contrastive_errors():
@@ -362,6 +386,15 @@ def test_contrastive_errors():
         align.clip_loss(a, a, logit_scale=-1.0)
     with pytest.raises(ValueError, match="loss must be one of"):
         align.DualEncoder(keras.layers.Dense(2), keras.layers.Dense(2), loss="infonce")
+    with pytest.raises(TypeError, match="logit_scale must be a number or a scalar tensor, got 'a'"):
+        align.clip_loss(a, a, logit_scale="a")
+    with pytest.raises(TypeError, match="logit_bias must be a number or a scalar tensor"):
+        align.siglip_loss(a, a, logit_bias=[1.0, 2.0])
+    with pytest.raises(ValueError, match=r"at least 1 pair\(s\), got batch size 0"):
+        align.clip_loss(np.ones((0, 3)), np.ones((0, 3)))
+    with pytest.raises(TypeError, match="init_logit_bias must be a real number, got 'x'"):
+        align.DualEncoder(keras.layers.Dense(2), keras.layers.Dense(2), loss="siglip",
+                          init_logit_bias="x")
 
 
 # --------------------------------------------------------------------------------------------
@@ -512,6 +545,11 @@ def test_cross_modal_attention_serializable_and_dropout(tmp_path):
         align.CrossModalAttention()(np.ones((2, 3), "float32"), np.ones((2, 4, 3), "float32"))
     with pytest.raises(ValueError, match="dropout must be"):
         align.CrossModalAttention(dropout=1.0)
+    q, kv = np.ones((2, 3, 4), "float32"), np.ones((2, 5, 4), "float32")
+    with pytest.raises(ValueError, match=r"key_mask must have shape \(batch, T_k\) = \(2, 5\)"):
+        align.CrossModalAttention(key_dim=2)(q, kv, key_mask=np.ones((2, 4), bool))
+    with pytest.raises(ValueError, match="query and key_value must have the same batch size"):
+        align.CrossModalAttention(key_dim=2)(q, np.ones((3, 5, 4), "float32"))
 
 
 # --------------------------------------------------------------------------------------------
@@ -595,6 +633,12 @@ def test_soft_dtw_matches_path_enumeration_and_tends_to_dtw():
     loss = align.SoftDTWLoss(gamma=0.5)
     np.testing.assert_allclose(float(loss(np.stack([x, x2]), np.stack([y, y2]))),
                                batched.mean(), rtol=1e-5)
+    # the recursion's stand-in for +inf must not depend on the scale of the costs: raw int16-like
+    # magnitudes give local costs ~1e10 and paths ~1e11, with a gamma of the same scale
+    big_x, big_y = 3e4 * x, 3e4 * y
+    for gamma in (1e9, 1e10):
+        np.testing.assert_allclose(float(align.soft_dtw(big_x, big_y, gamma)),
+                                   _soft_dtw_by_paths(_sqeuclid(big_x, big_y), gamma), rtol=1e-10)
 
 
 def test_soft_dtw_gradient_matches_finite_differences():
@@ -635,6 +679,12 @@ def test_dtw_and_soft_dtw_errors():
         align.dtw(x)
     with pytest.raises(ValueError, match="length >= 1"):
         align.dtw(np.zeros((0, 2)), y)
+    with pytest.raises(ValueError, match="x must hold numbers"):
+        align.dtw("abc", "abd")
+    with pytest.raises(ValueError, match="same batch size .*got 2 and 3"):
+        align.soft_dtw(np.zeros((2, 3, 2)), np.zeros((3, 3, 2)))
+    with pytest.raises(ValueError, match="y must contain only finite values"):
+        align.soft_dtw(x, np.full((4, 2), np.nan))
 
 
 # --------------------------------------------------------------------------------------------
@@ -678,3 +728,8 @@ def test_retrieval_metrics_errors():
         align.retrieval_metrics(np.array([[1.0, np.nan], [0.0, 1.0]]))
     with pytest.raises(ValueError, match="ks must be an integer >= 1, got 0"):
         align.retrieval_metrics(np.eye(3), ks=(0, 1))
+    with pytest.raises(TypeError, match="ks must be an integer or a sequence of integers"):
+        align.retrieval_metrics(np.eye(3), ks=None)
+    with pytest.raises(ValueError, match="similarity must hold numbers"):
+        align.retrieval_metrics([["a", "b"], ["c", "d"]])
+    assert align.retrieval_metrics(np.eye(3), ks=2)["a2b"]["R@2"] == 1.0  # a single K

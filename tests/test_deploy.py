@@ -300,6 +300,8 @@ def test_litert_model_batching_latency_and_errors(trained, litert_files, tmp_pat
         deploy.LiteRTModel(litert_files["float32"], signature="nope")
     with pytest.raises(ValueError, match="existing .tflite file"):
         deploy.LiteRTModel(tmp_path / "missing.tflite")
+    with pytest.raises(TypeError, match="model must be the path of a .tflite file or its bytes"):
+        deploy.LiteRTModel(3)
     with pytest.raises(ValueError, match="missing modality 'vector'"):
         lite.predict({"image": x["image"]})
 
@@ -325,6 +327,9 @@ def test_to_litert_errors(trained, tmp_path):
         deploy.to_litert(model, tmp_path / "m.tflite", "float16", int8_io=True)
     with pytest.raises(TypeError, match="representative_data must be"):
         deploy.to_litert(model, tmp_path / "m.tflite", "int8", representative_data=3)
+    with pytest.raises(ValueError, match="representative_data has 0 samples"):
+        deploy.to_litert(model, tmp_path / "m.tflite", "int8",
+                         representative_data={k: v[:0] for k, v in trained.x_train.items()})
     with pytest.raises(ValueError, match="num_calibration_samples must be"):
         deploy.to_litert(model, tmp_path / "m.tflite", "int8",
                          representative_data=trained.x_train, num_calibration_samples=0)
@@ -359,8 +364,12 @@ def test_deployment_report(trained, litert_files):
                                np.mean(raw.argmax(1) == trained.y_test))
     assert (table["latency_ms"] > 0).all()
     assert rows.loc["int8", "argmax_agreement"] >= 0.99
-    with pytest.raises(ValueError, match="test_labels has 3 entries, expected 1000"):
+    with pytest.raises(ValueError, match=r"test_labels has shape \(3,\) \(3 entries\), expected "
+                                         r"\(1000,\)"):
         deploy.deployment_report(trained.model, litert_files, trained.x_test, np.zeros(3))
+    with pytest.raises(ValueError, match=r"test_labels has shape \(1000, 3\)"):
+        deploy.deployment_report(trained.model, litert_files, trained.x_test,
+                                 np.eye(3)[trained.y_test])
     with pytest.raises(ValueError, match="variants must be a non-empty dict"):
         deploy.deployment_report(trained.model, {}, trained.x_test, trained.y_test)
 
@@ -409,6 +418,10 @@ def test_validate_inputs_errors(trained):
         deploy.validate_inputs({"tokens": np.zeros((1, 4))}, int_spec)
     assert deploy.validate_inputs({"tokens": np.zeros((1, 4), np.int64)},
                                   int_spec)["tokens"].dtype == np.int32
+    with pytest.raises(ValueError, match=r"inputs hold 0 samples"):
+        deploy.validate_inputs({k: v[:0] for k, v in ok.items()}, spec)
+    with pytest.raises(TypeError, match=r"spec\['image'\] has dtype 'floaty'"):
+        deploy.validate_inputs(ok, {"image": ((None, 8, 8, 1), "floaty")})
 
 
 def test_validate_inputs_casts_and_orders(trained):
@@ -497,6 +510,8 @@ def test_prune_by_magnitude_global(trained):
         deploy.prune_by_magnitude(model, 1.0)
     with pytest.raises(ValueError, match="scope must be one of"):
         deploy.prune_by_magnitude(model, 0.5, scope="row")
+    with pytest.raises(TypeError, match="include must be a predicate"):
+        deploy.prune_by_magnitude(model, 0.5, include="kernel")
 
 
 def test_pruning_schedule_matches_zhu_gupta_formula():
@@ -517,6 +532,8 @@ def test_pruning_schedule_matches_zhu_gupta_formula():
         deploy.PruningSchedule(0.5, initial_sparsity=0.6)
     with pytest.raises(ValueError, match="end_step must be"):
         deploy.PruningSchedule(0.5, begin_step=10, end_step=5)
+    with pytest.raises(TypeError, match="step must be an integer, got '3'"):
+        sched("3")
 
 
 def test_pruned_weights_stay_zero_during_fit(trained):

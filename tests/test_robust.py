@@ -99,6 +99,24 @@ def test_bad_shapes_raise_clear_errors():
         robust.text_typos(np.zeros((2, 3), dtype=np.float32), 0.5)
     with pytest.raises(ValueError, match="fill must be an integer"):
         robust.tabular_entry_drop(np.ones((3, 2), dtype=np.int64), 0.5)
+    img = _sample("image", np.random.default_rng(0))
+    with pytest.raises(ValueError, match=r"value_range must be a pair \(low, high\).*got 1\."):
+        robust.image_gaussian_noise(img, 0.5, value_range=1)
+    with pytest.raises(ValueError, match=r"snr_db_range must be a pair \(snr_max, snr_min\)"):
+        robust.audio_additive_noise(np.ones((2, 50)), 0.5, snr_db_range=(0.0, 10.0))
+    with pytest.raises(ValueError, match="fill must be a number, got 'x'"):
+        robust.image_occlusion(img, 0.5, fill="x")
+    with pytest.raises(ValueError, match=r"scale must be a number >= 0 or an array of shape "
+                                         r"\(2,\)"):
+        robust.tabular_noise(np.ones((3, 2)), 0.5, scale=np.ones(3))
+    with pytest.raises(ValueError, match="scale must be a number >= 0"):
+        robust.tabular_noise(np.ones((3, 2)), 0.5, scale=-1.0)
+    with pytest.raises(ValueError, match="at least 2 points per cloud"):
+        robust.point_drop(np.ones((2, 1, 3)), 0.5)
+    with pytest.raises(ValueError, match=r"token ids must be >= 0, got ids in \[-1, 3\]"):
+        robust.text_typos(np.array([[1, 2, 3], [-1, 0, 0]]), 0.5)
+    with pytest.raises(ValueError, match="fill must be a string for a batch of texts"):
+        robust.remove_modality(["a b", "c"], 0.5, fill=0)
 
 
 # --------------------------------------------------------------------------------------------
@@ -223,6 +241,8 @@ def test_text_typos_on_strings_edit_characters():
     arr = np.array(texts, dtype=object)
     ya = robust.text_typos(arr, 0.3, seed=1)
     assert ya.dtype == object and ya.shape == (2,) and list(ya) == y
+    # only letters are edited: digits, spaces and punctuation survive even at severity 1
+    assert robust.text_typos(["12 + 34 = 46 !?", "..."], 1.0, seed=0) == ["12 + 34 = 46 !?", "..."]
 
 
 def test_text_word_drop_keeps_order_and_pads_at_the_end():
@@ -257,6 +277,13 @@ def test_tabular_entry_drop_and_noise():
     assert np.all(robust.tabular_entry_drop(x, 0.3, seed=0, fill=-1.0)[dropped] == -1.0)
     z = robust.tabular_noise(x, 0.5, seed=0)
     np.testing.assert_allclose((z - x).std(axis=0), 0.5 * x.std(axis=0), rtol=0.1)
+    # the default scale ignores missing entries; a column that is all NaN stays NaN, no error
+    holes = y.copy()
+    holes[:, 1] = np.nan
+    zh = robust.tabular_noise(holes, 0.5, seed=0)
+    assert np.isnan(zh[:, 1]).all() and np.array_equal(np.isnan(zh), np.isnan(holes))
+    keep = ~np.isnan(holes[:, 2])
+    np.testing.assert_allclose((zh - holes)[keep, 2].std(), 0.5 * holes[keep, 2].std(), rtol=0.1)
 
 
 def test_point_drop_duplicates_kept_points_and_zero_mode():
@@ -397,15 +424,37 @@ def test_sweep_with_keras_model_and_mask_input():
     inputs = {"a": inputs["a"], "m": np.ones((80, 1), dtype=np.float32)}
     ia = keras.Input((8,), name="a")
     im = keras.Input((1,), name="m")
-    h = keras.layers.Dense(2)(ia)
+    # bias (0, 1): a zeroed but unmasked sample is predicted class 1; a masked one gets the
+    # uniform output and class 0 -- so the two results tell whether the mask was written
+    h = keras.layers.Dense(2, bias_initializer=keras.initializers.Constant([0.0, 1.0]))(ia)
     out = keras.layers.Softmax()(keras.layers.Multiply()([h, im]))
     model = keras.Model({"a": ia, "m": im}, out)
-    df = robust.robustness_sweep(model, inputs, y, [("a", "tabular", "remove_modality")],
-                                 severities=[0.0, 1.0], mask_inputs={"a": ("m", 0)})
+    spec = [("a", "tabular", "remove_modality")]
+    df = robust.robustness_sweep(model, inputs, y, spec, severities=[0.0, 1.0],
+                                 mask_inputs={"a": ("m", 0)})
     clean = np.mean(model.predict(inputs, verbose=0).argmax(1) == y)
     assert df["value"].iloc[0] == pytest.approx(clean)
     # all removed and masked: the outputs are uniform, argmax = class 0
     assert df["value"].iloc[1] == pytest.approx(np.mean(y == 0))
+    unmasked = robust.robustness_sweep(model, inputs, y, spec, severities=[1.0])
+    assert unmasked["value"].iloc[0] == pytest.approx(np.mean(y == 1))
+    assert list(df["n_corrupted"]) == [0, 80] and np.mean(y == 0) != np.mean(y == 1)
+
+
+def test_sweep_remove_modality_writes_the_mask_of_exactly_the_removed_samples():
+    inputs, y = _toy_inputs(n=40)
+    inputs["mask"] = np.ones((40, 2), dtype=np.float32)
+    model = _RecordingModel()
+    df = robust.robustness_sweep(model, inputs, y, [("b", "image", "remove_modality")],
+                                 severities=[0.5], fraction=0.5, seed=1,
+                                 mask_inputs={"b": ("mask", 1)})
+    seen = model.calls[0]
+    removed = np.all(seen["b"].reshape(40, -1) == 0, axis=1)
+    assert removed.sum() == 10 and df["n_corrupted"].iloc[0] == 10  # half of the 20 selected
+    np.testing.assert_array_equal(seen["mask"][:, 1], (~removed).astype(np.float32))
+    np.testing.assert_array_equal(seen["mask"][:, 0], 1.0)  # the other column is untouched
+    np.testing.assert_array_equal(seen["b"][~removed], inputs["b"][~removed])
+    assert inputs["mask"].min() == 1.0  # the caller's mask is not modified
 
 
 def test_sweep_bad_arguments():
@@ -417,6 +466,17 @@ def test_sweep_bad_arguments():
     with pytest.raises(ValueError, match="fraction"):
         robust.robustness_sweep(_RecordingModel(), inputs, y, [("a", "tabular", "noise")],
                                 fraction=0.0)
+    noise = [("a", "tabular", "noise")]
+    with pytest.raises(ValueError, match="labels must be given"):
+        robust.robustness_sweep(_RecordingModel(), inputs, None, noise)
+    with pytest.raises(ValueError, match="severities must hold at least one value"):
+        robust.robustness_sweep(_RecordingModel(), inputs, y, noise, severities=[])
+    with pytest.raises(ValueError, match=r"4th element of a corruption must be a dict"):
+        robust.robustness_sweep(_RecordingModel(), inputs, y, [("a", "tabular", "noise", 3)])
+    with pytest.raises(ValueError, match=r"mask_inputs\['a'\] must be a pair \(mask input name"):
+        robust.robustness_sweep(_RecordingModel(), inputs, y, noise, mask_inputs={"a": "m"})
+    with pytest.raises(ValueError, match=r"the mask input name\) must be one of \['a', 'b'\]"):
+        robust.robustness_sweep(_RecordingModel(), inputs, y, noise, mask_inputs={"a": ("m", 0)})
 
 
 # --------------------------------------------------------------------------------------------
@@ -577,3 +637,19 @@ def test_fgsm_bad_arguments():
         robust.fgsm(model, inputs, y, -0.1, modality="a")
     with pytest.raises(ValueError, match="must be floating point"):
         robust.fgsm(model, dict(inputs, a=inputs["a"].astype(np.int32)), y, 0.1, modality="a")
+    # caught before TensorFlow's cross-entropy kernel complains
+    with pytest.raises(ValueError, match=r"labels must be integer class ids in \[0, 2\) .*got "
+                                         r"values in \[5, 5\]"):
+        robust.fgsm(model, inputs, np.full(8, 5), 0.1, modality="a")
+    with pytest.raises(ValueError, match=r"clip must be a pair \(low, high\)"):
+        robust.fgsm(model, inputs, y, 0.1, modality="a", clip=3)
+    with pytest.raises(TypeError, match="model must be a Keras model"):
+        robust.fgsm("model.keras", inputs, y, 0.1, modality="a")
+    with pytest.raises(ValueError, match="epsilons entry must be a number in"):
+        robust.fgsm_sweep(model, inputs, y, [0.1, -0.1])
+    with pytest.raises(TypeError, match="modality must be the name"):
+        robust.FGSMAdversarialModel(model, 0.1, modality=0)
+    with pytest.raises(TypeError, match="sweep must be a pandas DataFrame"):
+        robust.robustness_summary({"value": [1.0]})
+    with pytest.raises(ValueError, match="accuracies must be a number or a 1-D sequence"):
+        robust.relative_robustness("high")
