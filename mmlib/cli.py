@@ -225,6 +225,35 @@ def normalise(nb) -> None:
         del nb.metadata["widgets"]
     for cell in nb.cells:
         cell.metadata.pop("execution", None)
+    _renumber_widgets(nb)
+
+
+_WIDGET_STATE = "application/vnd.jupyter.widget-state+json"
+
+
+def _renumber_widgets(nb) -> None:
+    """Replace the random widget model ids by ``0000…0001``, ``0000…0002``, … in creation order.
+
+    ipywidgets names every model with a fresh UUID, so without this each re-execution rewrites the
+    saved widget state and the outputs that point into it, and a diff shows changes where nothing
+    changed.
+    """
+    import nbformat
+
+    state = nb.metadata.get("widgets", {}).get(_WIDGET_STATE, {}).get("state")
+    if not state:
+        return
+    new_ids = {old: f"{i:032x}" for i, old in enumerate(state, start=1)}
+    pattern = re.compile("|".join(map(re.escape, new_ids)))
+
+    def swap(text: str) -> str:
+        return pattern.sub(lambda m: new_ids[m.group(0)], text)
+
+    renumbered = nbformat.from_dict(json.loads(swap(json.dumps(state))))
+    nb.metadata["widgets"][_WIDGET_STATE]["state"] = renumbered
+    for cell in nb.cells:
+        if cell.get("outputs"):
+            cell["outputs"] = nbformat.from_dict(json.loads(swap(json.dumps(cell["outputs"]))))
 
 
 def execute_notebook(path: Path, timeout: int = 600) -> float:
@@ -236,6 +265,7 @@ def execute_notebook(path: Path, timeout: int = 600) -> float:
     nb = nbformat.read(path, as_version=4)
     os.environ.setdefault("PYTHONHASHSEED", "0")
     client = NotebookClient(nb, timeout=timeout, kernel_name="python3", record_timing=False,
+                            extra_arguments=["--IPKernelApp.log_level=ERROR"],  # no TCP warning
                             resources={"metadata": {"path": str(path.parent)}})
     start = time.perf_counter()
     try:

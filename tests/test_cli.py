@@ -74,6 +74,18 @@ def test_execute_recreates_welcome_with_identical_checked_outputs(tmp_path):
     assert fresh == stored
     assert cli.output_problems(nbformat.read(copy, as_version=4)) == []
     assert nbformat.read(copy, as_version=4).metadata["kernelspec"] == cli.KERNELSPEC
+    # the saved widget state and the outputs that point into it come back unchanged: widget ids
+    # are renumbered in creation order, so a re-run does not rewrite them (reviewable diffs)
+    stored_nb, fresh_nb = (json.loads(p.read_text()) for p in (WELCOME, copy))
+    assert stored_nb["metadata"]["widgets"], "00_welcome must store its widget's state"
+    assert fresh_nb["metadata"] == stored_nb["metadata"]
+    assert _widget_views(fresh_nb) == _widget_views(stored_nb) != []
+
+
+def _widget_views(nb: dict) -> list:
+    return [out["data"]["application/vnd.jupyter.widget-view+json"] for cell in nb["cells"]
+            for out in cell.get("outputs", [])
+            if "application/vnd.jupyter.widget-view+json" in out.get("data", {})]
 
 
 def test_execute_names_notebook_and_cell_that_fails(tmp_path):
