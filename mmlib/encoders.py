@@ -195,8 +195,10 @@ def text_cnn(vocab_size: int, sequence_length: int | None = None, embed_dim: int
     max-over-time pooling, concatenation.
 
     Padding ids (0) are embedded like other tokens (convolutions do not take Keras masks); with
-    ReLU and max pooling, padding rarely wins the max. Sequences must be at least
-    ``max(kernel_sizes)`` long.
+    ReLU and max pooling, padding rarely wins the max. With a fixed ``sequence_length`` it must be
+    at least ``max(kernel_sizes)``; with a variable length (``None``) the embedded sequence is
+    padded on the right with ``max(kernel_sizes) - 1`` zero vectors, so any length >= 1 works
+    (the extra windows only see the real tokens and zeros).
 
     Returns:
         ``keras.Model``: int ``(batch, T)`` → ``(batch, filters · len(kernel_sizes))``.
@@ -215,6 +217,8 @@ def text_cnn(vocab_size: int, sequence_length: int | None = None, embed_dim: int
     inp = keras.Input((sequence_length,), dtype="int32", name=f"{name}_input")
     emb = layers.Embedding(vocab_size, embed_dim, embeddings_initializer=seeds.uniform(),
                            name="embedding")(inp)
+    if sequence_length is None and max(kernel_sizes) > 1:  # short texts fit every kernel
+        emb = layers.ZeroPadding1D((0, max(kernel_sizes) - 1), name="pad_right")(emb)
     pooled = [layers.GlobalMaxPooling1D(name=f"maxpool{k}")(
         layers.Conv1D(filters, k, activation="relu", kernel_initializer=seeds.he(),
                       name=f"conv{k}")(emb)) for k in kernel_sizes]

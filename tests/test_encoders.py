@@ -185,6 +185,19 @@ def test_seeded_encoders_reproduce():
     assert not np.allclose(a.get_weights()[0], c.get_weights()[0])
 
 
+def test_text_cnn_variable_length_accepts_texts_shorter_than_its_kernels():
+    enc = E.text_cnn(30, None, 8, 4, (2, 5), seed=0)
+    for length in (1, 3, 9):
+        assert tuple(enc(np.ones((2, length), "int32")).shape) == (2, 8)
+    # one token then 4 zero vectors: conv2's windows are [token, 0] and [0, 0] (x3), so
+    # max-over-time is max(relu(W[0] e + b), relu(b)) -- checked in numpy
+    e = enc.get_layer("embedding").embeddings.numpy()[7]
+    w, b = (v.numpy() for v in enc.get_layer("conv2").weights)
+    ref = np.maximum(np.maximum(e @ w[0] + b, 0), np.maximum(b, 0))
+    np.testing.assert_allclose(enc(np.array([[7]], "int32")).numpy()[0, :4], ref, rtol=1e-5,
+                               atol=1e-6)
+
+
 def test_encoder_bad_arguments():
     with pytest.raises(ValueError, match=r"filters must be a non-empty sequence"):
         E.image_cnn(filters=())
