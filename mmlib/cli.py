@@ -216,7 +216,7 @@ def output_problems(nb: dict) -> list[str]:
     return problems
 
 
-def normalise(nb) -> None:
+def normalise(nb: dict) -> None:
     """Make a notebook's stored form independent of the machine that ran it."""
     nb.metadata["kernelspec"] = dict(KERNELSPEC)
     lang = nb.metadata.get("language_info", {})
@@ -291,7 +291,7 @@ def execute_notebook(path: Path, timeout: int = 600) -> float:
 class NotebookFailed(RuntimeError):
     """A notebook raised, or left outputs that must not be stored."""
 
-    def __init__(self, path: Path, cell: int | None, why: str):
+    def __init__(self, path: Path, cell: int | None, why: str) -> None:
         where = f" cell {cell}" if cell is not None else ""
         super().__init__(f"{_show(path)}{where}: {why}")
 
@@ -333,6 +333,7 @@ def execute(paths: Sequence[str], timeout: int) -> int:
 # ----------------------------------------------------------------------------------------- main
 
 def main(argv: Sequence[str] | None = None) -> int:
+    """Entry point of ``mmcourse``: ``doctor`` or ``execute``; returns the exit status."""
     parser = argparse.ArgumentParser(prog="mmcourse", description=__doc__.splitlines()[0])
     sub = parser.add_subparsers(dest="command", required=True)
     sub.add_parser("doctor", help="check that this machine can run the course")

@@ -36,12 +36,17 @@ import zipfile
 from collections.abc import Iterable, Mapping, Sequence
 from functools import lru_cache
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
 from mmlib._validate import check_choice, check_float, check_int
 from mmlib.env import datasets_dir
+
+if TYPE_CHECKING:  # heavy imports only for type checkers
+    import pandas as pd
+    import tensorflow as tf
+    from matplotlib.figure import Figure
 
 DATASETS: tuple[str, ...] = ("av_digits", "shapes_captions", "clinic", "drive", "watch")
 """Names accepted by :func:`load`."""
@@ -307,7 +312,7 @@ class MultimodalDataset:
             lines.append("knobs: " + ", ".join(f"{k}={v!r}" for k, v in knobs.items()))
         return "\n".join(lines)
 
-    def to_pandas(self, modality: str):
+    def to_pandas(self, modality: str) -> pd.DataFrame:
         """A table modality (or any ``(n, d)`` array) as a pandas DataFrame with named columns."""
         import pandas as pd
 
@@ -325,7 +330,8 @@ class MultimodalDataset:
 
     def to_tf_dataset(self, batch_size: int = 32, shuffle: bool = False, seed: int = 0,
                       tasks: str | Sequence[str] | None = None,
-                      modalities: Sequence[str] | None = None, *, with_masks: bool = False):
+                      modalities: Sequence[str] | None = None, *, with_masks: bool = False
+                      ) -> tf.data.Dataset:
         """A batched ``tf.data.Dataset`` of ``(inputs, labels)`` for Keras ``model.fit``.
 
         Args:
@@ -371,7 +377,7 @@ class MultimodalDataset:
     # -- plotting ----------------------------------------------------------------------------
 
     def plot_samples(self, n: int = 4, *, indices: Sequence[int] | None = None, seed: int = 0,
-                     modalities: Sequence[str] | None = None):
+                     modalities: Sequence[str] | None = None) -> Figure:
         """Draw ``n`` random samples (rows) x modalities (columns), each drawn by its kind.
 
         See :func:`mmlib.viz.plot_samples`. Returns the matplotlib ``Figure``.

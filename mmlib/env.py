@@ -41,6 +41,7 @@ class DeviceInfo:
     deterministic: bool
 
     def summary(self) -> str:
+        """One line: mmlib/TF/Keras versions, devices (GPUs and precision, or CPU cores), seed."""
         if self.gpus:
             dev = f"{len(self.gpus)} GPU ({', '.join(self.gpus)})"
             dev += ", mixed precision on" if self.mixed_precision else ", float32"

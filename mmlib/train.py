@@ -449,6 +449,7 @@ class OGMGEModel(keras.Model):
 
     # -- training ------------------------------------------------------------------------------
     def train_step(self, data: Any) -> dict[str, Any]:
+        """One OGM-GE step: gradients, per-modality coefficients k_m, modulated update (+ GE)."""
         x, y, sample_weight = keras.utils.unpack_x_y_sample_weight(data)
         if y is None:
             # this runs while fit traces the step: drop the half-made function, or the next fit
@@ -510,6 +511,7 @@ class OGMGEModel(keras.Model):
         return logs
 
     def test_step(self, data: Any) -> dict[str, Any]:
+        """Keras' evaluation step; the training-only coefficient metrics are left out."""
         logs = super().test_step(data)
         own = {t.name for t in self.coef_trackers + self.ratio_trackers}
         return {k: v for k, v in logs.items() if k not in own}
@@ -1100,6 +1102,7 @@ class MultiTaskModel(keras.Model):
 
     def compute_loss(self, x: Any = None, y: Any = None, y_pred: Any = None,
                      sample_weight: Any = None, training: bool = True) -> Any:
+        """Per-task losses combined by :meth:`combine` (fixed or uncertainty weights)."""
         per_task = self.task_loss_values(y, y_pred, sample_weight)
         total = self.combine(per_task)
         for t in self.task_names:

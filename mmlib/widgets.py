@@ -7,11 +7,15 @@ everything a widget shows can also be computed without it.
 from __future__ import annotations
 
 import html
+from typing import TYPE_CHECKING
 
 from mmlib.course import SYLLABUS
 
+if TYPE_CHECKING:
+    import ipywidgets
 
-def course_map():
+
+def course_map() -> ipywidgets.VBox:
     """A drop-down over the syllabus showing what each notebook teaches and which data it uses."""
     import ipywidgets as w
 
