@@ -143,8 +143,9 @@ assert first != other, "a different seed must give different losses"
 # ## 6 · Exercises with automatic checks
 #
 # Exercises end with a check from `mmlib.check`. A passing check prints ✔; a failing one raises an
-# error that says what differs, never the answer. In the student version of a notebook the cells
-# marked *solution* are replaced by `...` for you to fill in.
+# error that says what differs, never the answer. Cells tagged *solution* hold a reference answer:
+# try the exercise before you read them. (The instructor tools, coming later, generate a student
+# version in which those cells are `...` for you to fill in.)
 #
 # **Exercise 1.** *Early fusion* concatenates a 64-dimensional image feature with a 32-dimensional
 # audio feature and maps the result with one dense layer to 10 classes. How many trainable
@@ -173,8 +174,8 @@ mmlib.check.equal("Exercise 2", reproduced, other)
 # ## 7 · Slides
 #
 # Every notebook doubles as a slide deck: cells carry slide tags (*View → Property inspector* in
-# JupyterLab shows them), and the decks in `slides/` are built from the notebooks, so the slides
-# and the notebooks never disagree.
+# JupyterLab shows them), so a deck is built from the notebook itself and the two never disagree.
+# `slides/README.md` says how to build one today; an offline deck builder is coming.
 #
 # ## Summary
 # - The course follows one pipeline — data, preprocessing, features, alignment, fusion, training,
