@@ -12,6 +12,8 @@ import numbers
 from collections.abc import Iterable
 from typing import Any
 
+import numpy as np
+
 
 def check_int(name: str, value: Any, *, minimum: int | None = None,
               maximum: int | None = None) -> int:
@@ -48,6 +50,19 @@ def check_choice(name: str, value: Any, allowed: Iterable[Any]) -> Any:
     if value not in allowed:
         raise ValueError(f"{name} must be one of {allowed}, got {value!r}.")
     return value
+
+
+def check_numeric_array(name: str, value: Any) -> np.ndarray:
+    """Return ``value`` as a float64 array, or raise naming ``name`` (strings, ragged lists)."""
+    try:
+        arr = np.asarray(value)
+    except (ValueError, TypeError) as err:  # ragged nested lists
+        raise ValueError(f"{name} must be a numeric array, got a {type(value).__name__} that numpy "
+                         f"cannot turn into one ({err}).") from None
+    if arr.dtype.kind not in "biuf":
+        raise ValueError(f"{name} must hold numbers (integer or floating dtype), got dtype "
+                         f"{arr.dtype} from a {type(value).__name__}.")
+    return arr.astype(np.float64, copy=False)
 
 
 def _range_text(minimum: int | None, maximum: int | None) -> str:

@@ -35,7 +35,7 @@ from scipy.spatial.distance import cdist
 from sklearn.base import BaseEstimator
 from sklearn.exceptions import NotFittedError
 
-from mmlib._validate import check_choice, check_float, check_int
+from mmlib._validate import check_choice, check_float, check_int, check_numeric_array
 
 __all__ = [
     "CCA",
@@ -62,22 +62,9 @@ _COSINE = "for cosine similarity"  # why z_a and z_b need the same size (error m
 # --------------------------------------------------------------------------------------------
 
 
-def _numeric_array(name: str, value: Any) -> np.ndarray:
-    """``value`` as a float64 array, or a ValueError naming ``name`` (strings, ragged lists)."""
-    try:
-        arr = np.asarray(value)
-    except (ValueError, TypeError) as err:  # ragged nested lists
-        raise ValueError(f"{name} must be a numeric array, got a {type(value).__name__} that numpy "
-                         f"cannot turn into one ({err}).") from None
-    if arr.dtype.kind not in "biuf":
-        raise ValueError(f"{name} must hold numbers (integer or floating dtype), got dtype "
-                         f"{arr.dtype} from a {type(value).__name__}.")
-    return arr.astype(np.float64, copy=False)
-
-
 def _as_2d(name: str, value: ArrayLike) -> np.ndarray:
     """Return ``value`` as a finite float64 array of shape (n, d); a 1-D input becomes (n, 1)."""
-    arr = _numeric_array(name, value)
+    arr = check_numeric_array(name, value)
     if arr.ndim == 1:
         arr = arr[:, None]
     if arr.ndim != 2:
@@ -109,7 +96,7 @@ def _float_tensor(name: str, x: Any) -> Any:
     deep inside a TensorFlow kernel.
     """
     if isinstance(x, np.ndarray) or not hasattr(x, "dtype"):
-        arr = _numeric_array(name, x)
+        arr = check_numeric_array(name, x)
         if not np.all(np.isfinite(arr)):
             raise ValueError(f"{name} must contain only finite values (no NaN or inf).")
         dtype = np.asarray(x).dtype
@@ -947,7 +934,7 @@ _DTW_METRICS = ("sqeuclidean", "euclidean", "cityblock", "cosine", "precomputed"
 
 def _sequence(name: str, value: ArrayLike) -> np.ndarray:
     """``value`` as a finite float64 sequence ``(length, features)``; 1-D becomes one feature."""
-    arr = _numeric_array(name, value)
+    arr = check_numeric_array(name, value)
     if arr.ndim == 1:
         arr = arr[:, None]
     if arr.ndim != 2 or arr.shape[0] < 1:
@@ -989,7 +976,7 @@ def dtw(x: ArrayLike, y: ArrayLike | None = None, metric: str = "sqeuclidean"
         if y is not None:
             raise ValueError("y must be None when metric='precomputed' (x is the cost matrix), "
                              f"got an object of type {type(y).__name__}.")
-        cost = _numeric_array("x", x)
+        cost = check_numeric_array("x", x)
         if cost.ndim != 2 or min(cost.shape) < 1:
             raise ValueError(f"x must be a 2-D cost matrix (n, m) when metric='precomputed', "
                              f"got shape {cost.shape}.")
@@ -1186,7 +1173,7 @@ def retrieval_metrics(similarity: ArrayLike, ks: Sequence[int] = (1, 5, 10)
         similarity: ``(n, n)`` array (numpy or tensor), finite.
         ks: the K values for Recall@K, integers ``>= 1``.
     """
-    sim = _numeric_array("similarity", similarity)
+    sim = check_numeric_array("similarity", similarity)
     if sim.ndim != 2 or sim.shape[0] != sim.shape[1] or sim.shape[0] < 1:
         raise ValueError(f"similarity must be a square (n, n) matrix with n >= 1 (item i of A "
                          f"matches item i of B), got shape {sim.shape}.")

@@ -35,7 +35,7 @@ import tensorflow as tf
 from scipy import optimize, special
 from sklearn.base import BaseEstimator
 
-from mmlib._validate import check_choice, check_float, check_int
+from mmlib._validate import check_choice, check_float, check_int, check_numeric_array
 from mmlib.robust import _check_inputs, _class_labels, _class_predictions, _predict
 
 __all__ = [
@@ -453,17 +453,6 @@ def modality_shapley(model_or_value_fn: Any, inputs: Mapping[str, Any] | None = 
 # --------------------------------------------------------------------------------------------
 
 
-def _numeric(name: str, value: Any) -> np.ndarray:
-    """``value`` as a float64 array, or a ValueError naming ``name``."""
-    try:
-        arr = np.asarray(value)
-    except (TypeError, ValueError):  # ragged lists
-        raise ValueError(f"{name} must be a numeric array, got {type(value).__name__}.") from None
-    if arr.dtype.kind not in "biuf":
-        raise ValueError(f"{name} must hold numbers, got dtype {arr.dtype}.")
-    return arr.astype(np.float64)
-
-
 def _class_ids(labels: Any, n: int, n_classes: int) -> np.ndarray:
     """``labels`` as ``(n,)`` integer ids in ``[0, n_classes)`` or a ValueError saying why."""
     y = np.asarray(labels)
@@ -478,7 +467,7 @@ def _class_ids(labels: Any, n: int, n_classes: int) -> np.ndarray:
 
 
 def _confidence_correct(probs: Any, labels: Any) -> tuple[np.ndarray, np.ndarray]:
-    probs = _numeric("probs", probs)
+    probs = check_numeric_array("probs", probs)
     if probs.ndim not in (1, 2) or probs.shape[0] == 0:
         raise ValueError(f"probs must have shape (n, K) or (n,) (binary p(class 1)), got "
                          f"{probs.shape}.")
@@ -562,7 +551,7 @@ def expected_calibration_error(probs: Any, labels: Any, n_bins: int = 15) -> flo
 
 
 def _logits_2d(logits: Any) -> np.ndarray:
-    z = _numeric("logits", logits)
+    z = check_numeric_array("logits", logits)
     if z.ndim == 1:
         z = np.stack([np.zeros_like(z), z], axis=1)  # sigmoid(z) = softmax([0, z])[1]
     if z.ndim != 2 or z.shape[0] == 0 or z.shape[1] < 2:

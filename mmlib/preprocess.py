@@ -227,7 +227,7 @@ class PairedAugment(keras.layers.Layer):
         return {"flip_lr": flip_lr, "flip_ud": flip_ud, "top": top, "left": left}
 
     def _center(self, batch_size: Any, height: int, width: int) -> dict[str, Any]:
-        ch, cw = self.crop_size or (height, width)
+        ch, cw = self._crop(height, width)
         zeros = ops.zeros((batch_size,), dtype="int32")
         return {"flip_lr": ops.cast(zeros, "bool"), "flip_ud": ops.cast(zeros, "bool"),
                 "top": zeros + (height + 2 * self.pad - ch) // 2,
@@ -245,7 +245,7 @@ class PairedAugment(keras.layers.Layer):
         if n_params is not None and x.shape[0] is not None and n_params != x.shape[0]:
             raise ValueError(f"params were drawn for a batch of {n_params}, but x has batch size "
                              f"{x.shape[0]}.")
-        ch, cw = self.crop_size or (h, w)
+        ch, cw = self._crop(h, w)
         if self.pad:
             p = self.pad
             x = tf.pad(x, [[0, 0], [p, p], [p, p], [0, 0]],

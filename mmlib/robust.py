@@ -436,13 +436,6 @@ def _text(x: Any) -> tuple[np.ndarray, bool]:
     return arr, False
 
 
-def _text_args(x: Any, severity: Any, seed: Any) -> tuple[float, np.random.Generator, np.ndarray,
-                                                          bool]:
-    """The checked ``severity``, the seeded generator, and ``_text(x)``: common to text edits."""
-    (arr, is_str), severity, rng = _prologue(x, severity, seed, _text)
-    return severity, rng, arr, is_str
-
-
 def _edit_strings(x_in: Any, arr: np.ndarray, severity: float, edit: Callable[[str], str]) -> Any:
     """Apply ``edit`` to every string of ``arr`` (none at severity 0), in ``x_in``'s container."""
     texts = list(arr.ravel())
@@ -514,7 +507,7 @@ def text_typos(x: Any, severity: float, seed: int = 0, *, vocab_size: int | None
     Returns:
         Same container, shape and dtype as ``x``.
     """
-    severity, rng, arr, is_str = _text_args(x, severity, seed)
+    (arr, is_str), severity, rng = _prologue(x, severity, seed, _text)
     if is_str:
         return _edit_strings(x, arr, severity, lambda t: _typo_string(t, severity, rng))
     pad_id = check_int("pad_id", pad_id)
@@ -557,7 +550,7 @@ def text_word_drop(x: Any, severity: float, seed: int = 0, *, pad_id: int = 0) -
     Returns:
         Same container, shape and dtype as ``x``.
     """
-    severity, rng, arr, is_str = _text_args(x, severity, seed)
+    (arr, is_str), severity, rng = _prologue(x, severity, seed, _text)
     if is_str:
         return _edit_strings(x, arr, severity, lambda t: _drop_words(t, severity, rng))
     pad_id = check_int("pad_id", pad_id)
