@@ -158,3 +158,157 @@ def class_labels(labels: Any) -> np.ndarray:
 def accuracy(labels: Any, y_pred: Any) -> float:
     """Fraction of samples whose :func:`class_predictions` equal their :func:`class_labels`."""
     return float(np.mean(class_predictions(y_pred) == class_labels(labels)))
+
+
+# ---------------------------------------------------------------------------------------------
+# tensors of several modalities (fusion layers, ModalityDropout)
+# ---------------------------------------------------------------------------------------------
+
+
+def _keras():
+    import keras
+
+    return keras
+
+
+def is_shape(obj: Any) -> bool:
+    """True for a single shape such as ``(None, 4)`` (not a list of shapes)."""
+    return isinstance(obj, (tuple, list)) and all(
+        d is None or isinstance(d, int) for d in obj)
+
+
+def shape_text(shape: Any) -> str:
+    return "(" + ", ".join("batch" if i == 0 and d is None else str(d)
+                           for i, d in enumerate(shape)) + ")"
+
+
+def expand_to(col: Any, rank: int) -> Any:
+    """Reshape a ``(batch,)`` tensor to ``(batch, 1, ..., 1)`` with ``rank`` axes."""
+    for _ in range(rank - 1):
+        col = _keras().ops.expand_dims(col, -1)
+    return col
+
+
+def numeric_dtype(x: Any) -> str | None:
+    """The standard dtype name of ``x`` if it holds numbers or booleans, else ``None``."""
+    try:
+        dtype = _keras().backend.standardize_dtype(x.dtype)
+    except (AttributeError, TypeError, ValueError):  # e.g. NumPy str / object arrays
+        return None
+    return None if dtype == "string" else dtype
+
+
+def dtype_name(x: Any) -> str:
+    dtype = x.dtype
+    return str(getattr(dtype, "name", dtype))
+
+
+def check_modality_inputs(owner: str, inputs: Any, numeric: bool = True) -> None:
+    """Raise a clear error unless ``inputs`` is a non-empty list/tuple/dict of tensors.
+
+    Runs before Keras sees the inputs, so that a wrong structure or dtype is reported in the
+    course's words instead of a backend error. ``numeric=False`` also accepts string tensors.
+    """
+    if isinstance(inputs, Mapping):
+        kind, items = "dict", [(repr(k), v) for k, v in inputs.items()]
+    elif isinstance(inputs, (list, tuple)):
+        kind, items = "list", [(str(i), v) for i, v in enumerate(inputs)]
+    else:
+        got = (f"a single tensor of shape {tuple(inputs.shape)}" if hasattr(inputs, "shape")
+               else f"{type(inputs).__name__} {inputs!r}")
+        raise ValueError(f"{owner} expects inputs as a list or dict of modality tensors "
+                         f"[(batch, d_1), ..., (batch, d_M)], got {got}.")
+    if not items:
+        raise ValueError(f"{owner} expects at least one modality tensor, got an empty {kind}.")
+    for label, x in items:
+        if not (hasattr(x, "shape") and hasattr(x, "dtype")):
+            raise TypeError(f"{owner}: modality {label} must be a tensor or NumPy array, got "
+                            f"{type(x).__name__}.")
+        if numeric and numeric_dtype(x) is None:
+            raise TypeError(f"{owner}: modality {label} must hold numbers, got dtype "
+                            f"{dtype_name(x)}.")
+
+
+def check_same_modalities(owner: str, built_n: int | None, built_names: Sequence[str] | None,
+                           n: int, names: Sequence[str] | None) -> None:
+    """Raise unless a call brings the modalities (number, and dict keys) the layer was built for."""
+    if names is not None and built_names is not None and tuple(names) != tuple(built_names):
+        raise ValueError(f"{owner} was built for modalities {list(built_names)}, got "
+                         f"{list(names)}.")
+    if built_n is not None and n != built_n:
+        raise ValueError(f"{owner} was built for {built_n} modalities, got {n}.")
+
+
+def check_batch_sizes(owner: str, batches: Sequence[int | None]) -> None:
+    """Raise when the known (static) batch sizes of the modalities differ."""
+    if len({b for b in batches if b is not None}) > 1:
+        raise ValueError(f"{owner}: all modalities must have the same batch size, got batch "
+                         f"sizes {list(batches)}.")
+
+
+def presence_mask(owner: str, modality_mask: Any, n_modalities: int, batch: int | None) -> Any:
+    """Validate a ``(batch, M)`` presence mask and return it as a bool tensor (True = present).
+
+    Bool masks are used as they are; numbers count as present when > 0.5.
+    """
+    if modality_mask is None:
+        return None
+    mask = _keras().ops.convert_to_tensor(modality_mask)
+    if numeric_dtype(mask) is None:
+        raise TypeError(f"modality_mask must be bool or 0/1 numbers, got dtype "
+                        f"{dtype_name(mask)}.")
+    shape = tuple(mask.shape)
+    m = n_modalities
+    if len(shape) != 2 or (shape[1] is not None and shape[1] != m):
+        raise ValueError(f"modality_mask must have shape (batch, {m}) for {owner} with {m} "
+                         f"modalities, got {shape_text(shape)}.")
+    if shape[0] is not None and batch is not None and shape[0] != batch:
+        raise ValueError(f"modality_mask has batch size {shape[0]} but the modalities have "
+                         f"batch size {batch}.")
+    if _keras().backend.standardize_dtype(mask.dtype) == "bool":
+        return mask
+    return _keras().ops.greater(_keras().ops.cast(mask, "float32"), 0.5)
+
+
+def predict_single_output(model: Any, inputs: Mapping[str, Any], batch_size: int) -> np.ndarray:
+    """Predictions of a single-output model on a dict of arrays, as one NumPy array."""
+    if isinstance(model, _keras().Model):  # predict_on_batch per chunk: no per-call set-up cost
+        n = len(next(iter(inputs.values())))
+        chunks = [model.predict_on_batch({k: v[s:s + batch_size] for k, v in inputs.items()})
+                  for s in range(0, n, batch_size)]
+        if isinstance(chunks[0], list | tuple | dict):
+            raise ValueError("model must have a single output for this function, got "
+                             f"{len(chunks[0])} outputs.")
+        out = np.concatenate([_keras().ops.convert_to_numpy(c) for c in chunks], axis=0)
+    elif hasattr(model, "predict"):
+        out = model.predict(dict(inputs), batch_size=batch_size, verbose=0)
+    elif callable(model):
+        out = model(dict(inputs))
+    else:
+        raise TypeError(f"model must be a keras.Model (or have .predict) or a callable on a dict "
+                        f"of inputs, got {type(model).__name__}.")
+    if isinstance(out, list | tuple):
+        raise ValueError("model must have a single output for this function, got "
+                         f"{len(out)} outputs.")
+    return np.asarray(_keras().ops.convert_to_numpy(out))
+
+
+def check_inputs(inputs: Any, labels: Any = None
+                 ) -> tuple[dict[str, np.ndarray], np.ndarray | None, int]:
+    """Validate a dict of same-length arrays (and labels): ``(arrays, labels, n_samples)``."""
+    if not isinstance(inputs, Mapping) or not inputs:
+        raise ValueError(f"inputs must be a non-empty dict {{input name: array}}, got "
+                         f"{type(inputs).__name__}.")
+    arrays = {k: np.asarray(v) for k, v in inputs.items()}
+    sizes = {k: v.shape[0] if v.ndim else 0 for k, v in arrays.items()}
+    n = next(iter(sizes.values()))
+    if any(s != n for s in sizes.values()) or n == 0:
+        raise ValueError(f"inputs must all hold the same number (>= 1) of samples on axis 0, got "
+                         f"{sizes}.")
+    if labels is None:
+        return arrays, None, n
+    labels = np.asarray(labels)
+    if labels.shape[:1] != (n,):
+        raise ValueError(f"labels must hold {n} samples on axis 0 (like inputs), got shape "
+                         f"{labels.shape}.")
+    return arrays, labels, n

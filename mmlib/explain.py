@@ -35,8 +35,8 @@ import tensorflow as tf
 from scipy import optimize, special
 from sklearn.base import BaseEstimator
 
+from mmlib._common import check_inputs, class_labels, class_predictions, predict_single_output
 from mmlib._validate import check_choice, check_float, check_int, check_numeric_array
-from mmlib.robust import _check_inputs, _class_labels, _class_predictions, _predict
 
 __all__ = [
     "IG_METHODS",
@@ -183,7 +183,7 @@ def integrated_gradients(model: Any, inputs: Mapping[str, Any], baseline: Any = 
     Returns:
         :class:`IntegratedGradientsResult`.
     """
-    arrays, _, n = _check_inputs(inputs)
+    arrays, _, n = check_inputs(inputs)
     steps = check_int("steps", steps, minimum=1)
     method = check_choice("method", method, IG_METHODS)
     batch_size = check_int("batch_size", batch_size, minimum=1)
@@ -197,9 +197,9 @@ def integrated_gradients(model: Any, inputs: Mapping[str, Any], baseline: Any = 
                              "gradients needs finite inputs (impute missing values first).")
     base = _baselines(arrays, baseline, explained)
 
-    out_x = _predict(model, arrays, batch_size).reshape(n, -1)
+    out_x = predict_single_output(model, arrays, batch_size).reshape(n, -1)
     base_inputs = {**arrays, **base}
-    out_b = _predict(model, base_inputs, batch_size).reshape(n, -1)
+    out_b = predict_single_output(model, base_inputs, batch_size).reshape(n, -1)
     n_out = out_x.shape[1]
     if target is None:
         tgt = out_x.argmax(axis=1)
@@ -298,7 +298,7 @@ def _players(modalities: Any) -> tuple[str, ...]:
 
 def _true_class_probability(labels: np.ndarray, probs: np.ndarray) -> float:
     probs = np.asarray(probs)
-    y = _class_labels(labels)
+    y = class_labels(labels)
     n_classes = probs.shape[1] if probs.ndim == 2 and probs.shape[1] > 1 else 2
     if y.min() < 0 or y.max() >= n_classes:
         raise ValueError(f"labels must be class ids in [0, {n_classes}) for a model with "
@@ -311,7 +311,7 @@ def _true_class_probability(labels: np.ndarray, probs: np.ndarray) -> float:
 
 _VALUES: dict[str, Callable[[np.ndarray, np.ndarray], float]] = {
     "probability": _true_class_probability,
-    "accuracy": lambda y, p: float(np.mean(_class_predictions(p) == _class_labels(y))),
+    "accuracy": lambda y, p: float(np.mean(class_predictions(p) == class_labels(y))),
 }
 
 
@@ -364,7 +364,7 @@ def modality_shapley(model_or_value_fn: Any, inputs: Mapping[str, Any] | None = 
         players = _players(modalities)
         set_fn = model_or_value_fn
     else:
-        arrays, labels_arr, _ = _check_inputs(inputs, labels)
+        arrays, labels_arr, _ = check_inputs(inputs, labels)
         if labels is None and not callable(value):
             raise ValueError(f"labels are required for value={value!r}; pass labels=... or a "
                              "callable value that ignores them.")
@@ -415,7 +415,8 @@ def modality_shapley(model_or_value_fn: Any, inputs: Mapping[str, Any] | None = 
                     if p not in present:
                         mask[:, j] = 0
                 batch[mask_input] = mask
-            return float(value_fn(labels_arr, _predict(model_or_value_fn, batch, batch_size)))
+            pred = predict_single_output(model_or_value_fn, batch, batch_size)
+            return float(value_fn(labels_arr, pred))
 
     n_players = len(players)
     if n_players < 1 or len(set(players)) != n_players:

@@ -39,6 +39,18 @@ from typing import Any
 import keras
 from keras import ops
 
+from mmlib._common import (
+    check_batch_sizes,
+    check_modality_inputs,
+    check_same_modalities,
+    derive_seed,
+    dtype_name,
+    expand_to,
+    is_shape,
+    numeric_dtype,
+    presence_mask,
+    shape_text,
+)
 from mmlib._validate import check_choice, check_float, check_int
 
 __all__ = [
@@ -50,7 +62,7 @@ __all__ = [
 
 def _sub_seed(seed: int | None, i: int) -> int | None:
     """A distinct reproducible seed for the ``i``-th initializer of a layer seeded ``seed``."""
-    return None if seed is None else (int(seed) * 7919 + 104729 * (i + 1)) % (2**31 - 1)
+    return derive_seed(seed, "fusion", i)
 
 
 def _glorot(seed: int | None, i: int) -> keras.initializers.Initializer:
@@ -59,105 +71,6 @@ def _glorot(seed: int | None, i: int) -> keras.initializers.Initializer:
 
 def _normal(seed: int | None, i: int, stddev: float) -> keras.initializers.Initializer:
     return keras.initializers.RandomNormal(stddev=stddev, seed=_sub_seed(seed, i))
-
-
-def _is_shape(obj: Any) -> bool:
-    """True for a single shape such as ``(None, 4)`` (not a list of shapes)."""
-    return isinstance(obj, (tuple, list)) and all(
-        d is None or isinstance(d, int) for d in obj)
-
-
-def _shape_text(shape: Any) -> str:
-    return "(" + ", ".join("batch" if i == 0 and d is None else str(d)
-                           for i, d in enumerate(shape)) + ")"
-
-
-def _expand_to(col: Any, rank: int) -> Any:
-    """Reshape a ``(batch,)`` tensor to ``(batch, 1, ..., 1)`` with ``rank`` axes."""
-    for _ in range(rank - 1):
-        col = ops.expand_dims(col, -1)
-    return col
-
-
-def _numeric_dtype(x: Any) -> str | None:
-    """The standard dtype name of ``x`` if it holds numbers or booleans, else ``None``."""
-    try:
-        dtype = keras.backend.standardize_dtype(x.dtype)
-    except (AttributeError, TypeError, ValueError):  # e.g. NumPy str / object arrays
-        return None
-    return None if dtype == "string" else dtype
-
-
-def _dtype_name(x: Any) -> str:
-    dtype = x.dtype
-    return str(getattr(dtype, "name", dtype))
-
-
-def _check_modality_inputs(owner: str, inputs: Any, numeric: bool = True) -> None:
-    """Raise a clear error unless ``inputs`` is a non-empty list/tuple/dict of tensors.
-
-    Runs before Keras sees the inputs, so that a wrong structure or dtype is reported in the
-    course's words instead of a backend error. ``numeric=False`` also accepts string tensors.
-    """
-    if isinstance(inputs, Mapping):
-        kind, items = "dict", [(repr(k), v) for k, v in inputs.items()]
-    elif isinstance(inputs, (list, tuple)):
-        kind, items = "list", [(str(i), v) for i, v in enumerate(inputs)]
-    else:
-        got = (f"a single tensor of shape {tuple(inputs.shape)}" if hasattr(inputs, "shape")
-               else f"{type(inputs).__name__} {inputs!r}")
-        raise ValueError(f"{owner} expects inputs as a list or dict of modality tensors "
-                         f"[(batch, d_1), ..., (batch, d_M)], got {got}.")
-    if not items:
-        raise ValueError(f"{owner} expects at least one modality tensor, got an empty {kind}.")
-    for label, x in items:
-        if not (hasattr(x, "shape") and hasattr(x, "dtype")):
-            raise TypeError(f"{owner}: modality {label} must be a tensor or NumPy array, got "
-                            f"{type(x).__name__}.")
-        if numeric and _numeric_dtype(x) is None:
-            raise TypeError(f"{owner}: modality {label} must hold numbers, got dtype "
-                            f"{_dtype_name(x)}.")
-
-
-def _check_same_modalities(owner: str, built_n: int | None, built_names: Sequence[str] | None,
-                           n: int, names: Sequence[str] | None) -> None:
-    """Raise unless a call brings the modalities (number, and dict keys) the layer was built for."""
-    if names is not None and built_names is not None and tuple(names) != tuple(built_names):
-        raise ValueError(f"{owner} was built for modalities {list(built_names)}, got "
-                         f"{list(names)}.")
-    if built_n is not None and n != built_n:
-        raise ValueError(f"{owner} was built for {built_n} modalities, got {n}.")
-
-
-def _check_batch_sizes(owner: str, batches: Sequence[int | None]) -> None:
-    """Raise when the known (static) batch sizes of the modalities differ."""
-    if len({b for b in batches if b is not None}) > 1:
-        raise ValueError(f"{owner}: all modalities must have the same batch size, got batch "
-                         f"sizes {list(batches)}.")
-
-
-def _modality_mask(owner: str, modality_mask: Any, n_modalities: int, batch: int | None) -> Any:
-    """Validate a ``(batch, M)`` presence mask and return it as a bool tensor (True = present).
-
-    Bool masks are used as they are; numbers count as present when > 0.5.
-    """
-    if modality_mask is None:
-        return None
-    mask = ops.convert_to_tensor(modality_mask)
-    if _numeric_dtype(mask) is None:
-        raise TypeError(f"modality_mask must be bool or 0/1 numbers, got dtype "
-                        f"{_dtype_name(mask)}.")
-    shape = tuple(mask.shape)
-    m = n_modalities
-    if len(shape) != 2 or (shape[1] is not None and shape[1] != m):
-        raise ValueError(f"modality_mask must have shape (batch, {m}) for {owner} with {m} "
-                         f"modalities, got {_shape_text(shape)}.")
-    if shape[0] is not None and batch is not None and shape[0] != batch:
-        raise ValueError(f"modality_mask has batch size {shape[0]} but the modalities have "
-                         f"batch size {batch}.")
-    if keras.backend.standardize_dtype(mask.dtype) == "bool":
-        return mask
-    return ops.greater(ops.cast(mask, "float32"), 0.5)
 
 
 class FusionLayer(keras.layers.Layer):
@@ -190,7 +103,7 @@ class FusionLayer(keras.layers.Layer):
 
     def __call__(self, inputs: Any, *args: Any, **kwargs: Any) -> Any:
         """Check the structure and dtypes of the inputs (clear errors), then call the layer."""
-        _check_modality_inputs(type(self).__name__, inputs)  # before Keras' own, vaguer checks
+        check_modality_inputs(type(self).__name__, inputs)  # before Keras' own, vaguer checks
         return super().__call__(inputs, *args, **kwargs)
 
     # -- shapes ---------------------------------------------------------------------------------
@@ -198,7 +111,7 @@ class FusionLayer(keras.layers.Layer):
         if isinstance(input_shape, Mapping) and input_shape:
             names = tuple(sorted(input_shape))
             return [tuple(input_shape[k]) for k in names], names
-        if isinstance(input_shape, (list, tuple)) and input_shape and not _is_shape(input_shape):
+        if isinstance(input_shape, (list, tuple)) and input_shape and not is_shape(input_shape):
             return [tuple(s) for s in input_shape], None
         empty = isinstance(input_shape, (Mapping, list, tuple)) and not input_shape
         got = (f"an empty {type(input_shape).__name__}" if empty
@@ -233,13 +146,13 @@ class FusionLayer(keras.layers.Layer):
         rank = len(shape)
         if self.feature_rank is not None and rank != self.feature_rank:
             raise ValueError(f"{type(self).__name__}: modality {m} must have shape (batch, d), "
-                             f"got {_shape_text(shape)}.")
+                             f"got {shape_text(shape)}.")
         if rank < 2:
             raise ValueError(f"{type(self).__name__}: modality {m} must have at least 2 axes "
-                             f"(batch, ..., d), got {_shape_text(shape)}.")
+                             f"(batch, ..., d), got {shape_text(shape)}.")
 
     def _check_batch(self, batches: list) -> None:
-        _check_batch_sizes(type(self).__name__, batches)
+        check_batch_sizes(type(self).__name__, batches)
 
     # -- call-time validation -------------------------------------------------------------------
     def _split(self, inputs: Any) -> list:
@@ -252,13 +165,13 @@ class FusionLayer(keras.layers.Layer):
         else:
             raise ValueError(f"{name} expects inputs as a list or dict of modality tensors, got "
                              f"{type(inputs).__name__}.")
-        _check_same_modalities(name, self.n_modalities, self.modality_names, len(xs), names)
+        check_same_modalities(name, self.n_modalities, self.modality_names, len(xs), names)
         xs = [ops.convert_to_tensor(x) for x in xs]
         for m, x in enumerate(xs):
             self._check_rank(m, x.shape)
             if x.shape[-1] != self.feature_dims[m]:
                 raise ValueError(f"{name}: modality {m} was built with feature size "
-                                 f"{self.feature_dims[m]}, got shape {_shape_text(x.shape)}.")
+                                 f"{self.feature_dims[m]}, got shape {shape_text(x.shape)}.")
         self._check_batch([x.shape[0] for x in xs])
         return [ops.cast(x, self.compute_dtype) for x in xs]
 
@@ -266,7 +179,7 @@ class FusionLayer(keras.layers.Layer):
         """Validated tensors, missing ones zeroed first (so not even a NaN there can reach the
         output or the gradient), and the bool ``(batch, M)`` mask or ``None``."""
         xs = self._split(inputs)
-        present = _modality_mask(type(self).__name__, modality_mask, self.n_modalities,
+        present = presence_mask(type(self).__name__, modality_mask, self.n_modalities,
                                  xs[0].shape[0])
         return self._fill_missing(xs, present), present
 
@@ -276,7 +189,7 @@ class FusionLayer(keras.layers.Layer):
             return xs
         out = []
         for m, x in enumerate(xs):
-            keep = _expand_to(present[:, m], len(x.shape))
+            keep = expand_to(present[:, m], len(x.shape))
             out.append(ops.where(keep, x, ops.cast(fill, x.dtype)))
         return out
 
@@ -651,7 +564,7 @@ class FiLM(FusionLayer):
         super()._check_rank(m, shape)
         if self.n_modalities is not None and m != self._target and len(shape) != 2:
             raise ValueError(f"FiLM: conditioning modality {m} must have shape (batch, d), got "
-                             f"{_shape_text(shape)}.")
+                             f"{shape_text(shape)}.")
 
     def build(self, input_shape: Any) -> None:
         shapes, names = self._shape_list(input_shape)
@@ -687,7 +600,7 @@ class FiLM(FusionLayer):
             gamma, beta = ops.expand_dims(gamma, 1), ops.expand_dims(beta, 1)
         out = gamma * x + beta
         if present is not None:
-            out = ops.where(_expand_to(present[:, self._target], rank), out,
+            out = ops.where(expand_to(present[:, self._target], rank), out,
                             ops.zeros_like(out))
         return out
 
@@ -883,7 +796,7 @@ class ProjectedFusion(FusionLayer):
         if len(a) != len(b) or any(p is not None and q is not None and p != q
                                    for p, q in zip(a[1:-1], b[1:-1], strict=True)):
             raise ValueError(f"ProjectedFusion: X and Y must have the same axes between batch "
-                             f"and features, got shapes {_shape_text(a)} and {_shape_text(b)}.")
+                             f"and features, got shapes {shape_text(a)} and {shape_text(b)}.")
 
     def _split(self, inputs: Any) -> list:
         xs = super()._split(inputs)
@@ -916,9 +829,9 @@ class ProjectedFusion(FusionLayer):
         if present is not None:
             fill = 1.0 if self.combine == "product" else 0.0
             rank = len(xa.shape)
-            xa = ops.where(_expand_to(present[:, self._x], rank), xa,
+            xa = ops.where(expand_to(present[:, self._x], rank), xa,
                            ops.full_like(xa, fill))
-            y = ops.where(_expand_to(present[:, 1 - self._x], rank), y, ops.full_like(y, fill))
+            y = ops.where(expand_to(present[:, 1 - self._x], rank), y, ops.full_like(y, fill))
         if self.combine == "concat":
             return ops.concatenate([xa, y], axis=-1)
         if self.combine == "sum":
@@ -990,8 +903,8 @@ class CrossModalTransformer(keras.layers.Layer):
                              "target (batch, T_α, d_α) and source (batch, T_β, d_β), got no "
                              f"source{hint}.")
         for role, x in (("target", target), ("source", source)):
-            if not hasattr(x, "shape") or _numeric_dtype(x) is None:
-                what = f"dtype {_dtype_name(x)}" if hasattr(x, "dtype") else type(x).__name__
+            if not hasattr(x, "shape") or numeric_dtype(x) is None:
+                what = f"dtype {dtype_name(x)}" if hasattr(x, "dtype") else type(x).__name__
                 raise TypeError(f"CrossModalTransformer: {role} must be a numeric tensor or "
                                 f"array (batch, steps, d), got {what}.")
         return super().__call__(target, source, *args, **kwargs)
@@ -1001,7 +914,7 @@ class CrossModalTransformer(keras.layers.Layer):
         for role, s in (("target", target_shape), ("source", source_shape)):
             if len(s) != 3 or s[-1] is None:
                 raise ValueError(f"CrossModalTransformer: {role} must have shape (batch, steps, "
-                                 f"d) with known d, got {_shape_text(s)}.")
+                                 f"d) with known d, got {shape_text(s)}.")
         self.norm_target.build(target_shape)
         self.norm_source.build(source_shape)
         self.attention.build(target_shape, source_shape, source_shape)
@@ -1020,7 +933,7 @@ class CrossModalTransformer(keras.layers.Layer):
         for role, x, d in (("target", target, self._dims[0]), ("source", source, self._dims[1])):
             if len(x.shape) != 3 or x.shape[-1] != d:
                 raise ValueError(f"CrossModalTransformer: {role} was built with shape (batch, "
-                                 f"steps, {d}), got {_shape_text(x.shape)}.")
+                                 f"steps, {d}), got {shape_text(x.shape)}.")
         if (target.shape[0] is not None and source.shape[0] is not None
                 and target.shape[0] != source.shape[0]):
             raise ValueError(f"CrossModalTransformer: target and source must have the same batch "
@@ -1054,13 +967,13 @@ class CrossModalTransformer(keras.layers.Layer):
         if mask is None:
             return None
         mask = ops.convert_to_tensor(mask)
-        if _numeric_dtype(mask) is None:
-            raise TypeError(f"{name} must be bool or 0/1 numbers, got dtype {_dtype_name(mask)}.")
+        if numeric_dtype(mask) is None:
+            raise TypeError(f"{name} must be bool or 0/1 numbers, got dtype {dtype_name(mask)}.")
         if len(mask.shape) != 2 or any(
                 a is not None and b is not None and a != b
                 for a, b in zip(mask.shape, x.shape[:2], strict=True)):
-            raise ValueError(f"{name} must have shape {_shape_text(x.shape[:2])} (batch, steps), "
-                             f"got {_shape_text(mask.shape)}.")
+            raise ValueError(f"{name} must have shape {shape_text(x.shape[:2])} (batch, steps), "
+                             f"got {shape_text(mask.shape)}.")
         if keras.backend.standardize_dtype(mask.dtype) == "bool":
             return mask
         return ops.greater(ops.cast(mask, "float32"), 0.5)

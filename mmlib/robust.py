@@ -55,6 +55,11 @@ import pandas as pd
 import tensorflow as tf
 from scipy import ndimage
 
+from mmlib._common import (
+    accuracy,
+    check_inputs,
+    predict_single_output,
+)
 from mmlib._validate import check_choice, check_float, check_int
 
 __all__ = [
@@ -886,73 +891,13 @@ def corrupt(kind: str, name: str, x: Any, severity: float, seed: int = 0, **kwar
 # --------------------------------------------------------------------------------------------
 
 
-def _predict(model: Any, inputs: Mapping[str, Any], batch_size: int) -> np.ndarray:
-    if isinstance(model, keras.Model):  # predict_on_batch per chunk: no per-call set-up cost
-        n = len(next(iter(inputs.values())))
-        chunks = [model.predict_on_batch({k: v[s:s + batch_size] for k, v in inputs.items()})
-                  for s in range(0, n, batch_size)]
-        if isinstance(chunks[0], list | tuple | dict):
-            raise ValueError("model must have a single output for this function, got "
-                             f"{len(chunks[0])} outputs.")
-        out = np.concatenate([keras.ops.convert_to_numpy(c) for c in chunks], axis=0)
-    elif hasattr(model, "predict"):
-        out = model.predict(dict(inputs), batch_size=batch_size, verbose=0)
-    elif callable(model):
-        out = model(dict(inputs))
-    else:
-        raise TypeError(f"model must be a keras.Model (or have .predict) or a callable on a dict "
-                        f"of inputs, got {type(model).__name__}.")
-    if isinstance(out, list | tuple):
-        raise ValueError("model must have a single output for this function, got "
-                         f"{len(out)} outputs.")
-    return np.asarray(keras.ops.convert_to_numpy(out))
-
-
-def _class_predictions(y_pred: np.ndarray) -> np.ndarray:
-    y_pred = np.asarray(y_pred)
-    if y_pred.ndim == 2 and y_pred.shape[1] > 1:
-        return y_pred.argmax(axis=1)
-    return (y_pred.reshape(len(y_pred)) >= 0.5).astype(int)
-
-
-def _class_labels(labels: np.ndarray) -> np.ndarray:
-    labels = np.asarray(labels)
-    if labels.ndim == 2 and labels.shape[1] > 1:
-        return labels.argmax(axis=1)
-    return labels.reshape(len(labels)).astype(int)
-
-
-def _accuracy(labels: np.ndarray, y_pred: np.ndarray) -> float:
-    return float(np.mean(_class_predictions(y_pred) == _class_labels(labels)))
-
-
 _METRICS: dict[str, Callable[[np.ndarray, np.ndarray], float]] = {
-    "accuracy": _accuracy,
+    "accuracy": accuracy,
     "mse": lambda y, p: float(np.mean((np.asarray(p).reshape(len(y), -1)
                                        - np.asarray(y).reshape(len(y), -1)) ** 2)),
     "mae": lambda y, p: float(np.mean(np.abs(np.asarray(p).reshape(len(y), -1)
                                              - np.asarray(y).reshape(len(y), -1)))),
 }
-
-
-def _check_inputs(inputs: Any, labels: Any = None
-                  ) -> tuple[dict[str, np.ndarray], np.ndarray | None, int]:
-    if not isinstance(inputs, Mapping) or not inputs:
-        raise ValueError(f"inputs must be a non-empty dict {{input name: array}}, got "
-                         f"{type(inputs).__name__}.")
-    arrays = {k: np.asarray(v) for k, v in inputs.items()}
-    sizes = {k: v.shape[0] if v.ndim else 0 for k, v in arrays.items()}
-    n = next(iter(sizes.values()))
-    if any(s != n for s in sizes.values()) or n == 0:
-        raise ValueError(f"inputs must all hold the same number (>= 1) of samples on axis 0, got "
-                         f"{sizes}.")
-    if labels is None:
-        return arrays, None, n
-    labels = np.asarray(labels)
-    if labels.shape[:1] != (n,):
-        raise ValueError(f"labels must hold {n} samples on axis 0 (like inputs), got shape "
-                         f"{labels.shape}.")
-    return arrays, labels, n
 
 
 def robustness_sweep(model: Any, inputs: Mapping[str, Any], labels: Any,
@@ -998,7 +943,7 @@ def robustness_sweep(model: Any, inputs: Mapping[str, Any], labels: Any,
     if labels is None:
         raise ValueError("labels must be given (n,) class ids, one-hot (n, K) or regression "
                          "targets, got None.")
-    arrays, labels, n = _check_inputs(inputs, labels)
+    arrays, labels, n = check_inputs(inputs, labels)
     if severities is None:
         severities = np.round(np.linspace(0.0, 1.0, 11), 10)
     severities = [_check_severity(s) for s in np.atleast_1d(severities).tolist()]
@@ -1059,7 +1004,7 @@ def robustness_sweep(model: Any, inputs: Mapping[str, Any], labels: Any,
                 n_corrupted = 0 if severity == 0.0 else len(selected)
             x_new[selected] = np.asarray(part)
             batch[key] = x_new
-            value = float(metric_fn(labels, _predict(model, batch, batch_size)))
+            value = float(metric_fn(labels, predict_single_output(model, batch, batch_size)))
             rows.append({"modality": key, "kind": kind, "corruption": name,
                          "severity": severity, "metric": metric_name, "value": value,
                          "n_corrupted": n_corrupted})
@@ -1279,7 +1224,7 @@ def fgsm(model: Any, inputs: Mapping[str, Any], labels: Any, epsilon: float,
     if not callable(model):
         raise TypeError(f"model must be a Keras model (or a differentiable callable) on a dict of "
                         f"inputs, got {type(model).__name__}.")
-    arrays, labels, n = _check_inputs(inputs, labels)
+    arrays, labels, n = check_inputs(inputs, labels)
     epsilon = check_float("epsilon", epsilon, minimum=0.0)
     check_choice("modality", modality, list(arrays))
     batch_size = check_int("batch_size", batch_size, minimum=1)
@@ -1334,7 +1279,7 @@ def fgsm_sweep(model: Any, inputs: Mapping[str, Any], labels: Any, epsilons: Seq
     Returns:
         Tidy DataFrame with columns ``modality``, ``epsilon``, ``accuracy``.
     """
-    arrays, labels, _ = _check_inputs(inputs, labels)
+    arrays, labels, _ = check_inputs(inputs, labels)
     epsilons = [check_float("epsilons entry", e, minimum=0.0) for e in np.atleast_1d(epsilons)]
     if not epsilons:
         raise ValueError("epsilons must hold at least one attack size >= 0, got none.")
@@ -1348,8 +1293,9 @@ def fgsm_sweep(model: Any, inputs: Mapping[str, Any], labels: Any, epsilons: Seq
         for eps in epsilons:
             adv = fgsm(model, arrays, labels, eps, mod, from_logits=from_logits, clip=bounds,
                        batch_size=batch_size)
+            pred = predict_single_output(model, adv, batch_size)
             rows.append({"modality": mod, "epsilon": float(eps),
-                         "accuracy": _accuracy(labels, _predict(model, adv, batch_size))})
+                         "accuracy": accuracy(labels, pred)})
     return pd.DataFrame(rows, columns=["modality", "epsilon", "accuracy"])
 
 

@@ -36,13 +36,14 @@ from keras import ops
 
 from mmlib import encoders as encoders_module
 from mmlib import fusion as fusion_module
-from mmlib._validate import check_choice, check_float, check_int
-from mmlib.fusion import (
-    _check_batch_sizes,
-    _check_modality_inputs,
-    _check_same_modalities,
-    _modality_mask,
+from mmlib._common import (
+    check_batch_sizes,
+    check_modality_inputs,
+    check_same_modalities,
+    output_names,
+    presence_mask,
 )
+from mmlib._validate import check_choice, check_float, check_int
 
 __all__ = [
     "ModalityDropout",
@@ -82,7 +83,7 @@ def _modality_items(inputs: Any, name: str = "inputs") -> tuple[list[str] | None
 
 def _check_same_batch(tensors: Sequence[Any], owner: str) -> None:
     """Raise when the static batch sizes (axis 0) of the modality tensors differ."""
-    _check_batch_sizes(owner, [None if len(t.shape) == 0 else t.shape[0] for t in tensors])
+    check_batch_sizes(owner, [None if len(t.shape) == 0 else t.shape[0] for t in tensors])
 
 
 def _broadcast_column(column: Any, like: Any) -> Any:
@@ -145,7 +146,7 @@ class ModalityDropout(keras.layers.Layer):
 
     def __call__(self, inputs: Any, *args: Any, **kwargs: Any) -> Any:
         """Check the structure and dtypes of the inputs (clear errors), then call the layer."""
-        _check_modality_inputs("ModalityDropout", inputs, numeric=False)
+        check_modality_inputs("ModalityDropout", inputs, numeric=False)
         return super().__call__(inputs, *args, **kwargs)
 
     def build(self, input_shape: Any) -> None:
@@ -167,7 +168,7 @@ class ModalityDropout(keras.layers.Layer):
              training: bool | None = None) -> tuple[Any, Any]:
         keys, tensors = _modality_items(inputs)
         m = len(tensors)
-        _check_same_modalities("ModalityDropout", self.num_modalities, self.modality_names, m,
+        check_same_modalities("ModalityDropout", self.num_modalities, self.modality_names, m,
                                keys)
         tensors = [ops.convert_to_tensor(t) for t in tensors]
         for i, t in enumerate(tensors):
@@ -179,7 +180,7 @@ class ModalityDropout(keras.layers.Layer):
         if modality_mask is None:
             present = ops.ones((batch, m), dtype="float32")
         else:
-            present = ops.cast(_modality_mask("ModalityDropout", modality_mask, m,
+            present = ops.cast(presence_mask("ModalityDropout", modality_mask, m,
                                               tensors[0].shape[0]), "float32")
         if training and self.p > 0.0:
             u = keras.random.uniform((batch, m), seed=self.seed_generator)
@@ -379,7 +380,7 @@ class OGMGEModel(keras.Model):
     # -- structure -----------------------------------------------------------------------------
     def __call__(self, inputs: Any, *args: Any, **kwargs: Any) -> Any:
         """Check the structure and dtypes of the inputs (clear errors), then call the layer."""
-        _check_modality_inputs("OGMGEModel", inputs, numeric=False)
+        check_modality_inputs("OGMGEModel", inputs, numeric=False)
         return super().__call__(inputs, *args, **kwargs)
 
     def _split_inputs(self, inputs: Any) -> list[Any]:
@@ -704,17 +705,6 @@ def gradient_blending_weights(train_loss_start: Any, val_loss_start: Any, train_
     return out, details
 
 
-def _output_names(model: keras.Model) -> list[str]:
-    struct = getattr(model, "_outputs_struct", None)  # functional model built with dict outputs
-    if isinstance(struct, Mapping):
-        return [str(k) for k in struct]
-    names = getattr(model, "output_names", None)
-    if not names:
-        raise ValueError("model must have named outputs (a functional model whose outputs are a "
-                         "dict head -> tensor), got a model without output_names.")
-    return list(names)
-
-
 def _targets_per_head(y: Any, heads: Sequence[str]) -> dict[str, Any]:
     if isinstance(y, Mapping):
         missing = [h for h in heads if h not in y]
@@ -738,7 +728,7 @@ def head_losses(model: keras.Model, x: Any, y: Any, *, loss: Any = None,
     Returns:
         ``{head: mean loss}`` (inference mode: no dropout).
     """
-    heads = _output_names(model)
+    heads = output_names(model)
     loss = keras.losses.get(loss) if loss is not None else \
         keras.losses.SparseCategoricalCrossentropy(from_logits=True)
     batch_size = check_int("batch_size", batch_size, minimum=1)
@@ -787,7 +777,7 @@ def estimate_blending_weights(model: keras.Model, train_data: tuple[Any, Any],
             got = (f"a {type(pair).__name__} of length {len(pair)}"
                    if isinstance(pair, (tuple, list)) else type(pair).__name__)
             raise ValueError(f"{name} must be a pair (x, y), got {got}.")
-    heads = _output_names(model)
+    heads = output_names(model)
     (xt, yt), (xv, yv) = train_data, val_data
     yt_heads = _targets_per_head(yt, heads)
     if warmup_epochs:
@@ -817,7 +807,7 @@ def compile_blended(model: keras.Model, weights: Mapping[str, float] | None = No
     Returns:
         The same model, compiled; train it with ``y`` given as a dict ``head -> targets``.
     """
-    heads = _output_names(model)
+    heads = output_names(model)
     if weights is None:
         weights = {h: 1.0 / len(heads) for h in heads}
     if set(weights) != set(heads):
