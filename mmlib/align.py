@@ -239,7 +239,7 @@ class CCA(BaseEstimator):
         # Report the actual sample correlations of the training variates. With reg = 0 they equal
         # the singular values s[:k]; with reg > 0 the singular values are shrunk by the ridge in
         # their denominators, which is not a correlation a learner can check.
-        self.correlations_ = self.score(X, Y)
+        self.correlations_ = self.canonical_correlations(X, Y)
         return self
 
     def _check_fitted(self) -> None:
@@ -278,7 +278,7 @@ class CCA(BaseEstimator):
         """``fit(X, Y)`` then ``transform(X, Y)``; returns ``(X_c, Y_c)``, each ``(n, k)``."""
         return self.fit(X, Y).transform(X, Y)
 
-    def score(self, X: ArrayLike, Y: ArrayLike) -> np.ndarray:
+    def canonical_correlations(self, X: ArrayLike, Y: ArrayLike) -> np.ndarray:
         """Pearson correlation of each canonical pair on ``(X, Y)``, shape ``(n_components,)``.
 
         On the training data this is ``correlations_`` (descending unless a large ridge swaps
@@ -287,12 +287,22 @@ class CCA(BaseEstimator):
         """
         X_c, Y_c = self.transform(X, Y)
         if X_c.shape[0] < 2:
-            raise ValueError(f"score needs at least 2 samples, got n_samples={X_c.shape[0]}.")
+            raise ValueError(f"X and Y must hold at least 2 samples to measure a correlation, got "
+                             f"n_samples={X_c.shape[0]}.")
         X_c = X_c - X_c.mean(axis=0)
         Y_c = Y_c - Y_c.mean(axis=0)
         denom = np.sqrt((X_c**2).sum(axis=0) * (Y_c**2).sum(axis=0))
         return np.divide((X_c * Y_c).sum(axis=0), denom, out=np.zeros(X_c.shape[1]),
                          where=denom > 0)
+
+    def score(self, X: ArrayLike, Y: ArrayLike) -> float:
+        """Mean canonical correlation on ``(X, Y)``: one float, higher is better.
+
+        scikit-learn's model selection (``cross_val_score``, ``GridSearchCV``) expects ``score`` to
+        return a single number; the per-component values are :meth:`canonical_correlations`
+        (and, for the training data, the attribute ``correlations_``).
+        """
+        return float(np.mean(self.canonical_correlations(X, Y)))
 
 
 # --------------------------------------------------------------------------------------------
@@ -990,6 +1000,15 @@ def dtw(x: ArrayLike, y: ArrayLike | None = None, metric: str = "sqeuclidean"
         if xs.shape[1] != ys.shape[1]:
             raise ValueError(f"x and y must have the same number of features, got "
                              f"{xs.shape[1]} and {ys.shape[1]}.")
+        if metric == "cosine":
+            for name, seq in (("x", xs), ("y", ys)):
+                zero = np.flatnonzero(~np.any(seq != 0, axis=1))
+                if zero.size:
+                    raise ValueError(
+                        f"{name} has all-zero frames at steps {zero[:5].tolist()}"
+                        f"{' ...' if zero.size > 5 else ''}; the cosine distance of a zero vector "
+                        f"is undefined. Use metric='euclidean' or 'sqeuclidean', or drop or "
+                        f"perturb those frames.")
         cost = cdist(xs, ys, metric=metric)
     n, m = cost.shape
     acc = np.full((n + 1, m + 1), np.inf)

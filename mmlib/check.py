@@ -21,9 +21,17 @@ def _passed(name: str) -> None:
     print(f"✔ {name}: passed")
 
 
-def _as_array(name: str, value: Any) -> np.ndarray:
-    if value is Ellipsis or value is None:
+def _placeholder_or_none(name: str, value: Any) -> None:
+    """Fail with a specific hint for the two commonest slips: ``...`` left, ``return`` forgotten."""
+    if value is Ellipsis:
         raise ExerciseFailed(f"{name}: replace the `...` placeholder with your code.")
+    if value is None:
+        raise ExerciseFailed(f"{name}: got None. Did you forget `return` at the end of your "
+                             f"function (or assign the result of a function that returns None)?")
+
+
+def _as_array(name: str, value: Any) -> np.ndarray:
+    _placeholder_or_none(name, value)
     try:
         return np.asarray(value, dtype=float)
     except (TypeError, ValueError) as exc:
@@ -55,14 +63,33 @@ def close(name: str, got: Any, expected: Any, *, rtol: float = 1e-5, atol: float
 
 
 def equal(name: str, got: Any, expected: Any) -> None:
-    """Pass when ``got == expected`` (for labels, strings, counts)."""
-    if got is Ellipsis:
-        raise ExerciseFailed(f"{name}: replace the `...` placeholder with your code.")
-    same = np.array_equal(np.asarray(got), np.asarray(expected)) if isinstance(
-        got, (np.ndarray, list, tuple)) else got == expected
-    if not same:
-        raise ExerciseFailed(f"{name}: expected {expected!r}, got {got!r}.")
+    """Pass when ``got == expected`` (for labels, strings, counts).
+
+    The failure message never shows ``expected`` (that would be the answer): it names the type
+    or the shape when those differ, else says which value was given.
+    """
+    if expected is not None:  # comparing with None itself is a legitimate check
+        _placeholder_or_none(name, got)
+    sequence = (np.ndarray, list, tuple)
+    if isinstance(got, sequence) or isinstance(expected, sequence):
+        g, e = np.asarray(got), np.asarray(expected)
+        if g.shape != e.shape:
+            raise ExerciseFailed(f"{name}: expected {e.size} value(s) of shape {e.shape}, got "
+                                 f"shape {g.shape}.")
+        if not np.array_equal(g, e):
+            wrong = int(np.sum(g != e))
+            raise ExerciseFailed(f"{name}: {wrong} of {e.size} value(s) differ from the "
+                                 f"expected ones; check your code for those entries.")
+    elif type(got) is not type(expected) and not (_is_number(got) and _is_number(expected)):
+        raise ExerciseFailed(f"{name}: expected a value of type {type(expected).__name__}, got "
+                             f"type {type(got).__name__} ({got!r}).")
+    elif got != expected:
+        raise ExerciseFailed(f"{name}: {got!r} is not the expected value.")
     _passed(name)
+
+
+def _is_number(x: Any) -> bool:
+    return isinstance(x, int | float | np.number) and not isinstance(x, bool)
 
 
 def true(name: str, condition: bool, hint: str) -> None:

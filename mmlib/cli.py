@@ -22,28 +22,44 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
-from mmlib.env import REPO_ROOT, datasets_dir
+from mmlib.env import REPO_ROOT, datasets_dir, quiet_tensorflow
 
 # --------------------------------------------------------------------------------------- doctor
 
-#: (import name, distribution name, minimum version, required?)
-REQUIREMENTS: tuple[tuple[str, str, str, bool], ...] = (
-    ("tensorflow", "tensorflow", "2.16", True),
-    ("keras", "keras", "3.3", True),
-    ("numpy", "numpy", "1.26", True),
-    ("scipy", "scipy", "1.11", True),
-    ("sklearn", "scikit-learn", "1.4", True),
-    ("pandas", "pandas", "2.0", True),
-    ("matplotlib", "matplotlib", "3.8", True),
-    ("seaborn", "seaborn", "0.13", True),
-    ("ipywidgets", "ipywidgets", "8.1", True),
-    ("jupyterlab", "jupyterlab", "4.1", True),
-    ("nbclient", "nbclient", "0.10", True),
-    ("jupytext", "jupytext", "1.16", True),
-    ("pytest", "pytest", "8.0", False),
-    ("nbval", "nbval", "0.11", False),
-    ("ruff", "ruff", "0.6", False),
-)
+#: distribution name -> import name, where they differ
+IMPORT_NAMES: dict[str, str] = {"scikit-learn": "sklearn", "pytest-xdist": "xdist"}
+_REQUIREMENT = re.compile(r"^\s*([A-Za-z0-9][A-Za-z0-9._-]*)\s*(\[[^\]]*\])?\s*([^;]*)(?:;(.*))?$")
+
+
+def requirements(declared: Sequence[str] | None = None) -> list[tuple[str, str, str, bool]]:
+    """What ``mmcourse doctor`` checks: ``(import name, distribution, minimum version, required)``.
+
+    The one source of the version floors is ``pyproject.toml``: its ``dependencies`` (required)
+    and ``dev`` extra (optional, for tests), read back from the installed package's metadata
+    (``declared``: requirement strings, for tests). The ``gpu`` extra is not checked.
+    """
+    if declared is None:
+        from importlib import metadata
+
+        try:
+            declared = metadata.requires("mmlib") or []
+        except metadata.PackageNotFoundError:  # running from a checkout that was never installed
+            declared = []
+    out = []
+    for text in declared:
+        match = _REQUIREMENT.match(text)
+        if match is None:
+            raise ValueError(f"requirement {text!r} is not of the form 'name>=version; marker'.")
+        dist, _extras, spec, marker = match.groups()
+        extra = re.search(r"extra\s*==\s*[\"']([^\"']+)[\"']", marker or "")
+        if extra is not None and extra.group(1) != "dev":
+            continue
+        floor = re.search(r">=\s*([0-9][^,\s]*)", spec)
+        out.append((IMPORT_NAMES.get(dist, dist.replace("-", "_")), dist,
+                    floor.group(1) if floor else "0", extra is None))
+    return out
+
+
 MIN_PYTHON = (3, 10)
 MIN_FREE_GIB = 2.0
 
@@ -110,7 +126,11 @@ def doctor_checks() -> list[Check]:
     ok_py = sys.version_info[:2] >= MIN_PYTHON
     checks.append(Check("Python", py, ">= 3.10 (tested 3.11)", "ok" if ok_py else "FAIL",
                         "" if ok_py else "install Python 3.11 (see README, conda alternative)"))
-    checks += [_check_package(*req) for req in REQUIREMENTS]
+    reqs = requirements()
+    if not reqs:
+        checks.append(Check("mmlib", "not installed", "pip install -e \".[dev]\"", "FAIL",
+                            'run python -m pip install -e ".[dev]" in the course checkout'))
+    checks += [_check_package(*req) for req in reqs]
 
     tf_ok = any(c.item == "tensorflow" and c.status == "ok" for c in checks)
     if tf_ok:
@@ -166,6 +186,7 @@ def _print_table(headers: Sequence[str], rows: Sequence[Sequence[str]]) -> None:
 
 def doctor() -> int:
     """Print the doctor's table and verdict; return the exit code."""
+    quiet_tensorflow()
     checks = doctor_checks()
     _print_table(["check", "found", "needed", "status"],
                  [(c.item, c.found, c.needed, c.status) for c in checks])

@@ -1,6 +1,6 @@
 """Environment set-up for notebooks: seeds, op determinism, quiet logs, plot style, devices.
 
-Every notebook starts with::
+Importing ``mmlib`` changes no setting; every notebook starts with::
 
     import mmlib
     mmlib.setup_notebook(seed=0)
@@ -11,8 +11,12 @@ which prints one line such as
 
 from __future__ import annotations
 
+import importlib.abc
+import importlib.util
 import os
 import random
+import sys
+import warnings
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -26,6 +30,82 @@ REPO_ROOT = Path(__file__).resolve().parent.parent
 def datasets_dir() -> Path:
     """Folder of the shipped dataset files: ``$MMLIB_DATASETS`` if set, else ``<repo>/datasets``."""
     return Path(os.environ.get("MMLIB_DATASETS", REPO_ROOT / "datasets"))
+
+
+TENSORFLOW_ENVIRONMENT: dict[str, str] = {
+    "TF_CPP_MIN_LOG_LEVEL": "3",  # hide C++ INFO, WARNING, ERROR log lines
+    "TF_ENABLE_ONEDNN_OPTS": "0",  # no oneDNN banner; bit-stable CPU results
+    "GRPC_VERBOSITY": "ERROR",
+    "GLOG_minloglevel": "2",
+    "KERAS_BACKEND": "tensorflow",
+}
+"""Environment variables TensorFlow reads when it is first imported, as notebooks want them."""
+
+
+_QUIETED = False  # quiet_tensorflow() has applied the settings in this process
+
+
+class LateSetupWarning(UserWarning):
+    """:func:`setup_notebook` ran after TensorFlow was imported: log settings could not apply."""
+
+
+class _QuietTensorFlowImport(importlib.abc.MetaPathFinder):
+    """Silence file descriptor 2 while ``tensorflow`` itself is imported.
+
+    TensorFlow's C++ runtime prints a few lines ("All log messages before
+    absl::InitializeLog() ...", "Could not find cuda drivers ...") straight to file descriptor 2
+    while it loads, before any log level applies; a Jupyter kernel forwards that descriptor into
+    the cell's output. Python exceptions raised by the import are untouched.
+    """
+
+    def find_spec(self, name, path=None, target=None):
+        if name != "tensorflow":
+            return None
+        sys.meta_path.remove(self)  # one-shot: find the real spec, then wrap its loader
+        spec = importlib.util.find_spec(name)
+        if spec is None or spec.loader is None:
+            return spec
+        exec_module = spec.loader.exec_module
+
+        def quiet_exec_module(module):
+            sys.stderr.flush()
+            saved = os.dup(2)
+            devnull = os.open(os.devnull, os.O_WRONLY)
+            try:
+                os.dup2(devnull, 2)
+                exec_module(module)
+            finally:
+                os.dup2(saved, 2)
+                os.close(saved)
+                os.close(devnull)
+
+        spec.loader.exec_module = quiet_exec_module
+        return spec
+
+
+def quiet_tensorflow() -> bool:
+    """Keep TensorFlow quiet and bit-stable in *this* process; call before TensorFlow is imported.
+
+    Sets :data:`TENSORFLOW_ENVIRONMENT` (``os.environ.setdefault``: values you exported yourself
+    are kept) and silences what TensorFlow's C++ runtime prints while it loads. Only
+    :func:`setup_notebook`, the ``mmcourse`` command and the test suite call it; importing
+    ``mmlib`` or any of its modules never does.
+
+    Returns:
+        ``True`` if the settings are in force (now or from an earlier call); ``False`` (and
+        nothing changed) if TensorFlow was imported first, when they can no longer take effect.
+    """
+    global _QUIETED
+    if _QUIETED:
+        return True
+    if "tensorflow" in sys.modules:
+        return False
+    _QUIETED = True
+    for key, value in TENSORFLOW_ENVIRONMENT.items():
+        os.environ.setdefault(key, value)
+    if not any(isinstance(f, _QuietTensorFlowImport) for f in sys.meta_path):
+        sys.meta_path.insert(0, _QuietTensorFlowImport())
+    return True
 
 
 @dataclass(frozen=True)
@@ -89,6 +169,11 @@ def setup_notebook(seed: int = 42, *, deterministic: bool = True, mixed_precisio
         A :class:`DeviceInfo` with versions, devices and settings.
     """
     check_int("seed", seed, minimum=0)
+    if not quiet_tensorflow():
+        warnings.warn("mmlib.setup_notebook() ran after TensorFlow was imported, so TensorFlow's "
+                      "log level and oneDNN setting could not be applied (log lines may appear "
+                      "in outputs). Restart the kernel and call it before importing TensorFlow.",
+                      LateSetupWarning, stacklevel=3)
     import keras
     import tensorflow as tf
 

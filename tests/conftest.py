@@ -8,7 +8,10 @@ os.environ.setdefault("PYTHONHASHSEED", "0")  # inherited by the nbval kernels
 
 import pytest  # noqa: E402
 
-import mmlib  # noqa: E402,F401  (sets TensorFlow's log environment before anything imports it)
+import mmlib  # noqa: E402
+import mmlib.env  # noqa: E402
+
+mmlib.env.quiet_tensorflow()  # the suite, like a notebook, keeps TensorFlow's log lines out
 
 
 @pytest.fixture(autouse=True)

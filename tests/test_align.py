@@ -159,8 +159,21 @@ def test_cca_variates_whitened_and_heldout_score():
     np.testing.assert_allclose(cca.transform(X), X_c)  # Y=None returns X_c only
     assert cca.x_weights_.shape == (4, 2) and cca.y_weights_.shape == (5, 2)
     np.testing.assert_allclose(cca.mean_x_, X.mean(0))
-    np.testing.assert_allclose(cca.score(X_te, Y_te), [0.9, 0.6], atol=0.04)
+    np.testing.assert_allclose(cca.canonical_correlations(X_te, Y_te), [0.9, 0.6], atol=0.04)
 
+
+
+def test_cca_score_is_one_float_for_sklearn_model_selection():
+    from sklearn.model_selection import cross_val_score
+
+    X, Y = _known_cca_data(600, seed=5)
+    cca = align.CCA(n_components=2).fit(X, Y)
+    score = cca.score(X, Y)
+    assert isinstance(score, float)
+    assert score == pytest.approx(float(np.mean(cca.correlations_)))
+    # scikit-learn's model selection needs a scalar score (a vector made it raise)
+    scores = cross_val_score(align.CCA(n_components=2), X, Y, cv=3)
+    assert scores.shape == (3,) and np.all(scores > 0.6)
 
 def test_cca_errors():
     X, Y = _known_cca_data(50, seed=3)
@@ -659,6 +672,17 @@ def test_soft_dtw_gradient_matches_finite_differences():
                    - _soft_dtw_by_paths(_sqeuclid(minus, y), gamma)) / (2 * h)
     np.testing.assert_allclose(grad, fd, rtol=1e-5, atol=1e-8)
 
+
+
+def test_dtw_cosine_with_an_all_zero_frame_is_a_clear_error():
+    x = np.array([[1.0, 0.0], [0.0, 0.0], [0.5, 0.5]])
+    y = np.array([[1.0, 1.0], [0.0, 1.0]])
+    with pytest.raises(ValueError, match=r"x has all-zero frames at steps \[1\].*cosine"):
+        align.dtw(x, y, metric="cosine")
+    with pytest.raises(ValueError, match=r"y has all-zero frames at steps \[0\]"):
+        align.dtw(y, np.zeros((1, 2)), metric="cosine")
+    cost, path = align.dtw(x[[0, 2]], y, metric="cosine")  # no zero frame: fine
+    assert np.isfinite(cost) and path[0] == (0, 0)
 
 def test_dtw_and_soft_dtw_errors():
     x, y = np.zeros((3, 2)), np.zeros((4, 2))

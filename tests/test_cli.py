@@ -50,7 +50,7 @@ def test_doctor_names_missing_tensorflow_and_fails():
 
 
 def test_doctor_flags_too_old_version(monkeypatch):
-    monkeypatch.setattr(cli, "REQUIREMENTS", (("json", "json", "99.0", True),))
+    monkeypatch.setattr(cli, "requirements", lambda: [("json", "json", "99.0", True)])
     monkeypatch.setattr(json, "__version__", "2.0.9", raising=False)
     (row,) = [c for c in cli.doctor_checks() if c.item == "json"]
     assert row.status == "FAIL" and row.found == "2.0.9" and "--upgrade 'json>=99.0'" in row.fix
@@ -118,3 +118,21 @@ def test_output_problems_finds_noise_and_paths(text, problem):
     nb.cells[0].execution_count = 1
     nb.cells[0].outputs = [nbformat.v4.new_output("stream", name="stderr", text=text)]
     assert any(problem in p for p in cli.output_problems(nb))
+
+
+def test_doctor_version_floors_are_pyprojects():
+    """One source of the floors: pyproject.toml, read back from the installed metadata."""
+    import tomllib
+
+    project = tomllib.loads((REPO_ROOT / "pyproject.toml").read_text())["project"]
+    declared = list(project["dependencies"])
+    declared += [f'{r}; extra == "dev"' for r in project["optional-dependencies"]["dev"]]
+    declared += [f'{r}; extra == "gpu"' for r in project["optional-dependencies"]["gpu"]]
+    from_pyproject = cli.requirements(declared)
+    assert cli.requirements() == from_pyproject, "reinstall: pip install -e '.[dev]'"
+    floors = {dist: floor for _, dist, floor, _ in from_pyproject}
+    assert floors["tensorflow"] == "2.16" and floors["keras"] == "3.3"
+    assert ("pytest", "pytest", "8", False) in from_pyproject  # dev extra: optional
+    assert all(dist != "tensorflow" or req for _, dist, _, req in from_pyproject)  # gpu skipped
+    with pytest.raises(ValueError, match="requirement"):
+        cli.requirements(["!!"])

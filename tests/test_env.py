@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import subprocess
 import sys
 
@@ -12,9 +13,17 @@ import mmlib
 from mmlib import env
 
 
-def _python(code: str) -> subprocess.CompletedProcess:
+def _python(code: str, **env: str) -> subprocess.CompletedProcess:
+    """Run ``code`` in a fresh interpreter whose environment has none of TensorFlow's settings
+    (whatever the person running the tests exported), plus ``env``."""
+    clean = {k: v for k, v in os.environ.items() if k not in env_module_keys()}
+    clean.update(env)
     return subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
-                          timeout=180, check=False)
+                          timeout=180, check=False, env=clean)
+
+
+def env_module_keys() -> set[str]:
+    return set(env.TENSORFLOW_ENVIRONMENT)
 
 
 def test_import_mmlib_does_not_import_tensorflow():
@@ -23,13 +32,43 @@ def test_import_mmlib_does_not_import_tensorflow():
     assert out.stdout.strip() == "False"
 
 
-def test_tensorflow_after_mmlib_prints_no_log_lines():
+def test_importing_mmlib_modules_changes_no_process_setting():
+    """A practitioner's script that imports mmlib.fusion keeps TensorFlow as they configured it."""
+    code = ("import os, sys, mmlib, mmlib.fusion, mmlib.data\n"
+            "print([k for k in %r if k in os.environ])\n"
+            "print([type(f).__name__ for f in sys.meta_path if 'Quiet' in type(f).__name__])")
+    out = _python(code % sorted(env_module_keys()))
+    assert out.returncode == 0, out.stderr
+    assert out.stdout.split() == ["[]", "[]"]
+
+
+def test_tensorflow_after_setup_prints_no_log_lines():
     """The C++ lines TensorFlow writes to fd 2 while loading must not reach a notebook."""
-    out = _python("import mmlib, tensorflow as tf; tf.config.list_physical_devices('GPU');"
-                  "print(float(tf.reduce_sum(tf.ones(3))))")
+    code = ("import mmlib; mmlib.setup_notebook(seed=0, quiet=True); import tensorflow as tf;"
+            "tf.config.list_physical_devices('GPU'); print(float(tf.reduce_sum(tf.ones(3))))")
+    out = _python(code)
     assert out.returncode == 0, out.stderr
     assert out.stdout.strip() == "3.0"
     assert out.stderr.strip() == "", out.stderr
+
+
+def test_an_exported_log_level_is_kept():
+    code = ("import os, mmlib; mmlib.setup_notebook(seed=0, quiet=True);"
+            "print(os.environ['TF_CPP_MIN_LOG_LEVEL'], os.environ['TF_ENABLE_ONEDNN_OPTS'])")
+    out = _python(code, TF_CPP_MIN_LOG_LEVEL="2")
+    assert out.returncode == 0, out.stderr
+    assert out.stdout.split() == ["2", "0"]
+
+
+def test_setup_after_tensorflow_says_it_is_too_late():
+    code = ("import warnings, tensorflow, mmlib\n"
+            "with warnings.catch_warnings(record=True) as w:\n"
+            "    warnings.simplefilter('always')\n"
+            "    mmlib.setup_notebook(seed=0, quiet=True)\n"
+            "print([str(x.message)[:60] for x in w if x.category.__name__ == 'LateSetupWarning'])")
+    out = _python(code)
+    assert out.returncode == 0, out.stderr
+    assert "ran after TensorFlow was imported" in out.stdout
 
 
 def test_tensorflow_import_errors_are_not_silenced(tmp_path):
@@ -37,7 +76,8 @@ def test_tensorflow_import_errors_are_not_silenced(tmp_path):
     fake = tmp_path / "tensorflow"
     fake.mkdir()
     (fake / "__init__.py").write_text("raise ImportError('broken tensorflow for the test')\n")
-    out = _python(f"import sys; sys.path.insert(0, {str(tmp_path)!r}); import mmlib\n"
+    out = _python(f"import sys; sys.path.insert(0, {str(tmp_path)!r}); import mmlib.env\n"
+                  "mmlib.env.quiet_tensorflow()\n"
                   "try:\n    import tensorflow\nexcept ImportError as e:\n    print('caught', e)")
     assert "caught broken tensorflow for the test" in out.stdout, out.stderr
 
