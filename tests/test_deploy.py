@@ -21,6 +21,7 @@ from scipy import stats
 from tensorflow.lite.python import schema_py_generated as tflite_schema
 
 from mmlib import deploy
+from mmlib._common import KINDS
 
 N_TRAIN, N_TEST = 2000, 1000
 
@@ -55,6 +56,15 @@ def build_model(seed: int = 0) -> keras.Model:
     return model
 
 
+def _predict(model, x):
+    """``model(x, training=False)`` as NumPy: like ``model.predict`` without its per-call set-up
+    (about 0.5 s a call), which dominates on these small test sets."""
+    out = model(x, training=False)
+    if isinstance(out, (list, tuple)):
+        return [keras.ops.convert_to_numpy(o) for o in out]
+    return keras.ops.convert_to_numpy(out)
+
+
 @pytest.fixture(scope="module")
 def trained():
     keras.utils.set_random_seed(0)
@@ -63,7 +73,7 @@ def trained():
     x_test = {k: v[N_TRAIN:] for k, v in x.items()}
     model = build_model()
     model.fit(x_train, y[:N_TRAIN], epochs=6, batch_size=64, verbose=0)
-    probs = model.predict(x_test, verbose=0)
+    probs = _predict(model, x_test)
     return types.SimpleNamespace(model=model, x_train=x_train, y_train=y[:N_TRAIN],
                                  x_test=x_test, y_test=y[N_TRAIN:], probs=probs,
                                  accuracy=float(np.mean(probs.argmax(1) == y[N_TRAIN:])))
@@ -112,7 +122,7 @@ def test_toy_model_is_trained_and_uses_both_modalities(trained):
     for name in ("image", "vector"):
         x = dict(trained.x_test)
         x[name] = np.zeros_like(x[name])
-        acc = np.mean(trained.model.predict(x, verbose=0).argmax(1) == trained.y_test)
+        acc = np.mean(_predict(trained.model, x).argmax(1) == trained.y_test)
         assert acc < trained.accuracy - 0.03
 
 
@@ -142,7 +152,7 @@ def test_saved_model_single_input_model(tmp_path):
     fn = tf.saved_model.load(str(path)).signatures["serving_default"]
     x = np.random.default_rng(1).normal(size=(7, 5)).astype("float32")
     np.testing.assert_allclose(fn(features=tf.constant(x))["score"].numpy(),
-                               model.predict(x, verbose=0), atol=1e-5)
+                               _predict(model, x), atol=1e-5)
 
 
 def test_export_saved_model_errors(trained, tmp_path):
@@ -249,8 +259,10 @@ def test_int8_io_and_iterable_calibration(trained, litert_files, tmp_path):
     np.testing.assert_allclose(o_scale * (raw.astype(np.float32) - o_zero), probs[:8], atol=1e-6)
 
 
-def test_inputs_and_outputs_are_matched_by_name(tmp_path):
-    # two inputs of the same shape; the model's order differs from alphabetical order
+@pytest.fixture(scope="module")
+def two_outputs(tmp_path_factory):
+    """Two same-shape inputs (model order zeta, alpha: not alphabetical), outputs ``y`` and
+    ``cls``; ``y = sum(zeta) + 3 sum(alpha)`` exactly. Returns ``(model, float32 .tflite path)``."""
     b = keras.Input((4,), name="zeta")
     a = keras.Input((4,), name="alpha")
     joined = keras.layers.Concatenate()([b, 3.0 * a])
@@ -259,7 +271,12 @@ def test_inputs_and_outputs_are_matched_by_name(tmp_path):
     logits = keras.layers.Dense(2, name="cls", kernel_initializer=keras.initializers.GlorotUniform(
         seed=3))(joined)
     model = keras.Model([b, a], [y, logits])
-    path = deploy.to_litert(model, tmp_path / "named.tflite")
+    path = deploy.to_litert(model, tmp_path_factory.mktemp("named") / "named.tflite")
+    return model, path
+
+
+def test_inputs_and_outputs_are_matched_by_name(two_outputs):
+    model, path = two_outputs
     lite = deploy.LiteRTModel(path)
     assert set(lite.input_names) == {"alpha", "zeta"}
     assert set(lite.output_names) == {"y", "cls"}
@@ -268,7 +285,7 @@ def test_inputs_and_outputs_are_matched_by_name(tmp_path):
     np.testing.assert_allclose(out["y"], np.full((2, 1), 12.0), atol=1e-6)
     x_rev = {"zeta": x["zeta"], "alpha": x["alpha"]}
     np.testing.assert_allclose(lite.predict(x_rev)["y"], np.full((2, 1), 12.0), atol=1e-6)
-    keras_y, keras_cls = model.predict([x["zeta"], x["alpha"]], verbose=0)
+    keras_y, keras_cls = _predict(model, [x["zeta"], x["alpha"]])
     np.testing.assert_allclose(out["cls"], keras_cls, atol=1e-5)
     # the report scores the chosen output
     rng = np.random.default_rng(0)
@@ -277,7 +294,7 @@ def test_inputs_and_outputs_are_matched_by_name(tmp_path):
     labels = rng.integers(0, 2, 40)
     table = deploy.deployment_report(model, {"f32": path}, xr, labels, output="cls", n_runs=5,
                                      warmup=1, include_keras=False)
-    cls = model.predict([xr["zeta"], xr["alpha"]], verbose=0)[1]
+    cls = _predict(model, [xr["zeta"], xr["alpha"]])[1]
     assert table.loc[0, "accuracy"] == pytest.approx(np.mean(cls.argmax(1) == labels))
     with pytest.raises(ValueError, match=r"output must be one of"):
         deploy.deployment_report(model, {"f32": path}, xr, labels, output="nope", n_runs=5)
@@ -286,6 +303,21 @@ def test_inputs_and_outputs_are_matched_by_name(tmp_path):
     np.testing.assert_allclose(from_bytes.predict(x)["y"], out["y"])
     with pytest.raises(ValueError, match="could not be read as a LiteRT flatbuffer"):
         deploy.LiteRTModel(b"not a flatbuffer at all")
+
+
+def test_report_counts_probability_one_half_as_class_1(two_outputs):
+    # One rule for the whole library (mmlib._common.class_predictions): a single probability
+    # column predicts class 1 when p >= 0.5. Here y = 0.5 exactly (0.5 + 0 + 3 * 0, float32-exact
+    # in Keras and LiteRT); the old report rule p > 0.5 scored these samples as class 0.
+    model, path = two_outputs
+    zeta = np.zeros((6, 4), "float32")
+    zeta[:, 0] = 0.5
+    x = {"zeta": zeta, "alpha": np.zeros((6, 4), "float32")}
+    assert np.all(_predict(model, [x["zeta"], x["alpha"]])[0] == 0.5)
+    table = deploy.deployment_report(model, {"f32": path}, x, np.ones(6, int), output="y",
+                                     n_runs=2, warmup=0, include_keras=False)
+    assert table.loc[0, "accuracy"] == 1.0
+    assert table.loc[0, "accuracy_drop"] == 0.0 and table.loc[0, "argmax_agreement"] == 1.0
 
 
 def test_litert_model_batching_latency_and_errors(trained, litert_files, tmp_path):
@@ -384,6 +416,51 @@ def test_input_spec_from_model(trained):
     assert list(spec) == ["image", "vector"]
     assert spec["image"] == deploy.ModalitySpec("image", (None, 8, 8, 1), "float32")
     assert spec["vector"].shape == (None, 16)
+    assert spec["image"].kind is None
+
+
+def test_modality_spec_kind_is_from_the_shared_vocabulary():
+    spec = deploy.ModalitySpec("ehr", (None, 12), "float32", kind="tabular")
+    assert spec.describe() == "ehr: tabular (None, 12) float32"
+    assert deploy.ModalitySpec("v", (None, 16), "float32").describe() == "v: (None, 16) float32"
+    for kind in KINDS:
+        assert deploy.ModalitySpec("x", (None, 2), "float32", kind).kind == kind
+    with pytest.raises(ValueError, match=r"kind must be one of \['image', 'audio'.*got 'table'"):
+        deploy.ModalitySpec("ehr", (None, 12), "float32", kind="table")
+    with pytest.raises(TypeError, match="kind must be a modality kind .* got 3 of type int"):
+        deploy.ModalitySpec("ehr", (None, 12), "float32", kind=3)
+
+
+def test_input_spec_kinds(trained, litert_files):
+    kinds = {"image": "image", "vector": "vector"}
+    spec = deploy.input_spec(trained.model, kinds=kinds)
+    assert {name: s.kind for name, s in spec.items()} == kinds
+    assert spec["image"] == deploy.ModalitySpec("image", (None, 8, 8, 1), "float32", "image")
+    assert spec["image"].describe() == "image: image (None, 8, 8, 1) float32"
+    # a partial mapping: the other input keeps kind None; LiteRT and dict specs take kinds too
+    assert deploy.input_spec(trained.model, {"vector": "vector"})["image"].kind is None
+    lite = deploy.LiteRTModel(litert_files["float32"])
+    assert deploy.input_spec(lite, kinds) == spec
+    assert deploy.input_spec(spec, {"image": "heatmap"})["image"].kind == "heatmap"
+    # a served model's errors show the kind
+    served = deploy.ServingModel(lite, kinds=kinds)
+    assert served.spec == spec and deploy.input_spec(served) == spec
+    with pytest.raises(ValueError, match=r"dtype <U1, .*\(vector: vector \(None, 16\) float32\)"):
+        served.predict({"image": np.zeros((1, 8, 8, 1)), "vector": np.full((1, 16), "a")})
+    with pytest.raises(ValueError, match=r"kinds names input\(s\) \['text'\] that the model "
+                                         r"does not have; the model's inputs are \['image', "
+                                         r"'vector'\]"):
+        deploy.input_spec(trained.model, {**kinds, "text": "text"})
+    with pytest.raises(ValueError, match=r"kinds\['image'\] must be one of \['image', .*"
+                                         r"got 'picture'"):
+        deploy.input_spec(trained.model, {"image": "picture"})
+    with pytest.raises(TypeError, match=r"kinds\['image'\] must be a modality kind"):
+        deploy.input_spec(trained.model, {"vector": None, "image": 1})
+    with pytest.raises(TypeError, match="kinds must be a dict mapping input name -> modality "
+                                        "kind .* got list"):
+        deploy.input_spec(trained.model, ["image", "vector"])
+    with pytest.raises(ValueError, match=r"kinds names input\(s\) \['text'\]"):
+        deploy.ServingModel(trained.model, kinds={"text": "text"})
 
 
 def test_validate_inputs_errors(trained):
@@ -454,12 +531,24 @@ def test_serving_model_keras_and_litert(trained, litert_files):
 # ------------------------------------------------------------------------------------------------
 
 
-def _clone(trained):
-    clone = keras.models.clone_model(trained.model)
-    clone.set_weights(trained.model.get_weights())
-    clone.compile(keras.optimizers.Adam(1e-3), "sparse_categorical_crossentropy",
+@pytest.fixture(scope="module")
+def student(trained):
+    """One compiled copy of the trained model shared by the pruning tests, which start from
+    :func:`_fresh`: its training step is traced once (about 4 s per new model)."""
+    model = keras.models.clone_model(trained.model)
+    model.compile(keras.optimizers.Adam(1e-3), "sparse_categorical_crossentropy",
                   metrics=["accuracy"])
-    return clone
+    return model
+
+
+def _fresh(student, trained):
+    """``student`` reset to the trained weights and a fresh optimizer state (step 0, zero Adam
+    moments; the learning rate is kept)."""
+    student.set_weights(trained.model.get_weights())
+    for v in student.optimizer.variables:
+        if not v.path.endswith("learning_rate"):
+            v.assign(keras.ops.zeros(v.shape, v.dtype))
+    return student
 
 
 def _kernels(model):
@@ -467,8 +556,8 @@ def _kernels(model):
             if v.name == "kernel"}
 
 
-def test_prune_by_magnitude_per_layer(trained):
-    model = _clone(trained)
+def test_prune_by_magnitude_per_layer(trained, student):
+    model = _fresh(student, trained)
     before = _kernels(model)
     biases_before = [w.copy() for w in model.get_weights() if w.ndim == 1]
     masks = deploy.prune_by_magnitude(model, 0.7, scope="layer")
@@ -493,8 +582,8 @@ def test_prune_by_magnitude_per_layer(trained):
                                sum(round(0.7 * w.size) for w in before.values()) / total)
 
 
-def test_prune_by_magnitude_global(trained):
-    model = _clone(trained)
+def test_prune_by_magnitude_global(trained, student):
+    model = _fresh(student, trained)
     before = _kernels(model)
     deploy.prune_by_magnitude(model, 0.6, scope="global")
     after = _kernels(model)
@@ -536,8 +625,8 @@ def test_pruning_schedule_matches_zhu_gupta_formula():
         sched("3")
 
 
-def test_pruned_weights_stay_zero_during_fit(trained):
-    model = _clone(trained)
+def test_pruned_weights_stay_zero_during_fit(trained, student):
+    model = _fresh(student, trained)
     x = {k: v[:256] for k, v in trained.x_train.items()}
     y = trained.y_train[:256]
     deploy.prune_by_magnitude(model, 0.5)
@@ -555,8 +644,8 @@ def test_pruned_weights_stay_zero_during_fit(trained):
     assert deploy.sparsity(model) < 0.1
 
 
-def test_gradual_pruning_fine_tune_keeps_accuracy_and_compresses(trained):
-    model = _clone(trained)
+def test_gradual_pruning_fine_tune_keeps_accuracy_and_compresses(trained, student):
+    model = _fresh(student, trained)
     steps_per_epoch = N_TRAIN // 64 + 1  # 32
     schedule = deploy.PruningSchedule(0.8, begin_step=0, end_step=steps_per_epoch + 8,
                                       frequency=8)
@@ -575,7 +664,7 @@ def test_gradual_pruning_fine_tune_keeps_accuracy_and_compresses(trained):
     total = sum(int(np.prod(v.shape)) for v in model.trainable_variables if v.name == "kernel")
     assert deploy.sparsity(model) == pytest.approx(round(0.8 * total) / total)
     assert callback.current_sparsity == pytest.approx(0.8)
-    acc = np.mean(model.predict(trained.x_test, verbose=0).argmax(1) == trained.y_test)
+    acc = np.mean(_predict(model, trained.x_test).argmax(1) == trained.y_test)
     assert acc >= trained.accuracy - 0.03  # stated margin: 3 points at 80 % sparsity
     dense_size = deploy.compressed_size(trained.model)
     pruned_size = deploy.compressed_size(model)
