@@ -1,8 +1,9 @@
 """Plotting helpers (可视化): draw every kind of modality the course datasets hold.
 
-:func:`plot_samples` draws a grid of samples (rows) x modalities (columns) of a
-:class:`mmlib.data.MultimodalDataset`, choosing a drawing per modality *kind*
-(``dataset.info["kinds"]``):
+:func:`plot_samples` draws a grid of samples (rows) x modalities (columns) of a dataset such
+as :class:`mmlib.data.MultimodalDataset` (any object with ``name``, ``modalities``, ``labels``,
+``masks``, ``metadata``, ``info`` and ``len()``), choosing a drawing per modality *kind* — one for
+every kind of the course's vocabulary (:data:`mmlib._common.KINDS`):
 
 =============== =============================================================================
 kind            drawing
@@ -11,15 +12,17 @@ kind            drawing
 ``audio``       two panels: the waveform, and its log-mel spectrogram
 ``spectrogram`` a precomputed ``(frames, bands)`` spectrogram, time on the x axis
 ``text``        the raw text (or the decoded token ids), wrapped
-``table``       feature name, value and unit per row; missing values (NaN) as a dash
-``points``      two panels: a bird's-eye view of a point cloud (forward up, the sensor as a red
+``tabular``     feature name, value and unit per row; missing values (NaN) as a dash
+``vector``      a bar chart, coloured by feature group when the dataset defines groups
+``point_cloud`` two panels: a bird's-eye view of a point cloud (forward up, the sensor as a red
                 triangle) and a side view (forward x height), coloured by height
 ``heatmap``     a 2-D map with labelled axes (e.g. radar range x radial speed)
 ``video``       the frames side by side, time running to the right
-``vector``      a bar chart, coloured by feature group when the dataset defines groups
 =============== =============================================================================
 
-Each ``draw_*`` function draws one sample on one matplotlib ``Axes`` and can be used alone.
+Each ``draw_*`` function draws one sample on one matplotlib ``Axes`` and can be used alone. This
+module never imports :mod:`mmlib.data` (the dataset is duck-typed) and imports matplotlib only
+when drawing.
 """
 
 from __future__ import annotations
@@ -30,14 +33,28 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
+from mmlib._common import KINDS, check_kind, rng
 from mmlib._validate import check_choice, check_int
+from mmlib.preprocess.signal import log_mel_spectrogram
 
 if TYPE_CHECKING:
     from matplotlib.axes import Axes
     from matplotlib.figure import Figure
 
-_WIDTH = {"image": 1.0, "spectrogram": 1.5, "text": 1.9, "table": 2.4, "points": 1.2,
-          "heatmap": 1.2, "vector": 1.8}
+_PANELS: dict[str, tuple[tuple[str, float], ...]] = {
+    "image": (("image", 1.0),),
+    "audio": (("wave", 1.6), ("spec", 1.4)),
+    "spectrogram": (("spectrogram", 1.5),),
+    "text": (("text", 1.9),),
+    "tabular": (("tabular", 2.4),),
+    "vector": (("vector", 1.8),),
+    "point_cloud": (("points", 1.2), ("side", 1.5)),
+    "heatmap": (("heatmap", 1.2),),
+    "video": (("video", 0.42),),  # width per frame
+}
+"""Kind -> its panels (columns) in :func:`plot_samples`: (panel, relative width)."""
+if set(_PANELS) != set(KINDS):  # pragma: no cover - caught by the tests
+    raise ImportError(f"mmlib.viz draws kinds {sorted(_PANELS)}, but KINDS is {sorted(KINDS)}.")
 _MISSING_COLOUR = "#eeeeee"
 
 
@@ -86,11 +103,9 @@ def draw_spectrogram(ax: Axes, spec: np.ndarray, duration: float | None = None, 
 
 
 def _log_mel(wave: np.ndarray, sample_rate: float) -> np.ndarray:
-    from mmlib.data import log_mel_spectrogram
-
-    n_fft = 256 if sample_rate >= 6000 else 128
-    return log_mel_spectrogram(np.asarray(wave, dtype=np.float32), sample_rate, n_fft=n_fft,
-                               hop_length=n_fft // 4, n_mels=32)
+    frame_length = 256 if sample_rate >= 6000 else 128
+    return log_mel_spectrogram(np.asarray(wave, dtype=np.float32), sample_rate,
+                               frame_length=frame_length, frame_step=frame_length // 4, n_mels=32)
 
 
 def draw_audio(ax_wave: Axes, ax_spec: Axes, wave: np.ndarray, sample_rate: float, *,
@@ -257,8 +272,12 @@ def plot_samples(dataset: Any, n: int = 4, *, indices: Sequence[int] | None = No
                  modalities: Sequence[str] | None = None) -> Figure:
     """Draw samples (rows) x modalities (columns) of a :class:`mmlib.data.MultimodalDataset`.
 
+    Each modality is drawn by its kind (``dataset.kinds``, else ``dataset.info["kinds"]``;
+    ``"vector"`` when not recorded): see the table in :mod:`mmlib.viz`.
+
     Args:
-        dataset: the dataset.
+        dataset: the dataset (duck-typed: ``name``, ``modalities``, ``labels``, ``masks``,
+            ``metadata``, ``info`` and ``len()``).
         n: number of random samples (ignored when ``indices`` is given).
         indices: which samples to draw.
         seed: seed for choosing the random samples.
@@ -270,102 +289,113 @@ def plot_samples(dataset: Any, n: int = 4, *, indices: Sequence[int] | None = No
     """
     import matplotlib.pyplot as plt
 
-    total = len(dataset)
-    if indices is None:
-        n = check_int("n", n, minimum=1, maximum=32)
-        check_int("seed", seed, minimum=0)
-        rows = np.sort(np.random.default_rng(seed).choice(total, size=min(n, total),
-                                                          replace=False))
-    else:
-        rows = np.asarray(indices, dtype=int).ravel()
-        if rows.size == 0 or rows.min() < 0 or rows.max() >= total:
-            raise ValueError(f"indices must be non-empty sample indices in [0, {total}), got "
-                             f"{list(rows)}.")
+    rows = _sample_rows(len(dataset), n, indices, seed)
     mods = list(dataset.modalities) if modalities is None else list(modalities)
     for m in mods:
         check_choice("modalities", m, list(dataset.modalities))
-    kinds = dataset.kinds
-    columns: list[tuple[str, str]] = []  # (modality, panel)
-    widths: list[float] = []
-    for m in mods:
-        kind = kinds[m]
-        if kind == "audio":
-            columns += [(m, "wave"), (m, "spec")]
-            widths += [1.6, 1.4]
-        elif kind == "points":
-            columns += [(m, "points"), (m, "side")]
-            widths += [1.2, 1.5]
-        elif kind == "video":
-            t = dataset.modalities[m].shape[1]
-            columns.append((m, "video"))
-            widths.append(0.42 * t)
-        else:
-            columns.append((m, kind))
-            widths.append(_WIDTH.get(kind, 1.5))
+    columns, widths = _columns(dataset, mods)
     fig, axes = plt.subplots(len(rows), len(columns), squeeze=False, layout="constrained",
                              figsize=(1.75 * sum(widths) + 1.0, 1.9 * len(rows) + 0.3),
                              gridspec_kw={"width_ratios": widths})
-    info = dataset.info
-    # one y scale per waveform column, so loud and quiet clips compare; z-scores for vectors
-    wave_lim = {m: float(np.abs(dataset.modalities[m][rows]).max()) or 1.0
-                for m, p in columns if p == "wave"}
-    spec_range = {m: tuple(np.percentile(_log_mel(dataset.modalities[m][rows],
-                                                  info.get("sample_rate", 8000)), (5, 99.5)))
-                  for m in wave_lim}
-    vec_stats = {m: (np.nanmean(dataset.modalities[m], axis=0),
-                     np.nanstd(dataset.modalities[m], axis=0) + 1e-8)
-                 for m, p in columns if p == "vector" and dataset.modalities[m].ndim == 2}
+    scales = _scales(dataset, columns, rows)
+    titles = {"wave": "{}: waveform", "spec": "{}: log-mel", "points": "{}: top view",
+              "side": "{}: side view", "vector": "{}\n"}
     for r, i in enumerate(rows):
-        last = r == len(rows) - 1
         for c, (m, panel) in enumerate(columns):
             ax = axes[r, c]
-            x = dataset.modalities[m][i]
             if r == 0:
-                title = {"wave": f"{m}: waveform", "spec": f"{m}: log-mel",
-                         "points": f"{m}: top view", "side": f"{m}: side view",
-                         "vector": f"{m}\n"}.get(panel, m)
-                ax.set_title(title, fontsize=9)
+                ax.set_title(titles.get(panel, "{}").format(m), fontsize=9)
             if not dataset.masks[m][i]:
                 ax.set_facecolor(_MISSING_COLOUR)
                 ax.text(0.5, 0.5, "missing", ha="center", va="center", transform=ax.transAxes,
                         color="0.4")
                 ax.set_xticks([])
                 ax.set_yticks([])
-                continue
-            if panel == "image":
-                draw_image(ax, x)
             elif panel == "wave":  # draws this panel and the next one (the spectrogram)
-                draw_audio(ax, axes[r, c + 1], x, info.get("sample_rate", 8000), xlabel=last,
-                           ylim=wave_lim[m], vrange=spec_range[m])
-            elif panel == "spec":
-                continue
-            elif panel == "spectrogram":
-                draw_spectrogram(ax, x, xlabel=last)
-            elif panel == "text":
-                draw_text(ax, _text_of(dataset, m, i))
-            elif panel == "table":
-                names = info.get("feature_names", {}).get(m) or [f"{m}_{j}" for j in
-                                                                 range(len(x))]
-                units = info.get("feature_units", {}).get(m)
-                draw_table(ax, x, names, units)
-            elif panel == "points":
-                draw_points(ax, x, labels=last, view="top")
-            elif panel == "side":
-                draw_points(ax, x, labels=last, view="side")
-            elif panel == "heatmap":
-                draw_heatmap(ax, x, info.get("heatmap_axes", {}).get(m) if last else None,
-                             info.get("heatmap_extent", {}).get(m))
-            elif panel == "video":
-                draw_video(ax, x, info.get("fps"))
-                if last:
-                    ax.set_xlabel("time (s)")
-            elif m in vec_stats:  # standardised against the whole dataset: patterns stand out
-                mean, std = vec_stats[m]
-                draw_vector(ax, (x - mean) / std, info.get("feature_groups", {}).get(m),
-                            legend=r == 0, ylabel="z-score")
-            else:
-                draw_vector(ax, np.ravel(x), info.get("feature_groups", {}).get(m), legend=r == 0)
+                draw_audio(ax, axes[r, c + 1], dataset.modalities[m][i],
+                           dataset.info.get("sample_rate", 8000), xlabel=r == len(rows) - 1,
+                           ylim=scales["wave"][m], vrange=scales["spec"][m])
+            elif panel != "spec":
+                _draw_panel(ax, dataset, m, panel, i, r, r == len(rows) - 1, scales)
         axes[r, 0].text(-0.08, 0.5, _row_label(dataset, i), transform=axes[r, 0].transAxes,
                         ha="right", va="center", fontsize=8)
-    fig.suptitle(f"{dataset.name}: {len(rows)} of {total} samples", fontsize=10)
+    fig.suptitle(f"{dataset.name}: {len(rows)} of {len(dataset)} samples", fontsize=10)
     return fig
+
+
+def _sample_rows(total: int, n: int, indices: Sequence[int] | None, seed: int) -> np.ndarray:
+    """The samples to draw: ``indices`` (checked), else ``n`` random ones, sorted."""
+    if indices is None:
+        n = check_int("n", n, minimum=1, maximum=32)
+        check_int("seed", seed, minimum=0)
+        return np.sort(rng(seed).choice(total, size=min(n, total), replace=False))
+    rows = np.asarray(indices, dtype=int).ravel()
+    if rows.size == 0 or rows.min() < 0 or rows.max() >= total:
+        raise ValueError(f"indices must be non-empty sample indices in [0, {total}), got "
+                         f"{list(rows)}.")
+    return rows
+
+
+def _columns(dataset: Any, mods: list[str]) -> tuple[list[tuple[str, str]], list[float]]:
+    """The figure's columns, (modality, panel), and their relative widths."""
+    kinds = _kinds(dataset)
+    columns: list[tuple[str, str]] = []
+    widths: list[float] = []
+    for m in mods:
+        kind = check_kind(f"the kind of modality {m!r}", kinds[m])
+        for panel, width in _PANELS[kind]:
+            columns.append((m, panel))
+            widths.append(width * dataset.modalities[m].shape[1] if kind == "video" else width)
+    return columns, widths
+
+
+def _scales(dataset: Any, columns: list[tuple[str, str]], rows: np.ndarray) -> dict[str, dict]:
+    """Scales shared by a column: one y range per waveform and one colour range per log-mel
+    (so loud and quiet clips compare), and the mean / std of each vector (for z-scores)."""
+    mods = dataset.modalities
+    wave = {m: float(np.abs(mods[m][rows]).max()) or 1.0 for m, p in columns if p == "wave"}
+    spec = {m: tuple(np.percentile(_log_mel(mods[m][rows], dataset.info.get("sample_rate", 8000)),
+                                   (5, 99.5))) for m in wave}
+    vector = {m: (np.nanmean(mods[m], axis=0), np.nanstd(mods[m], axis=0) + 1e-8)
+              for m, p in columns if p == "vector" and mods[m].ndim == 2}
+    return {"wave": wave, "spec": spec, "vector": vector}
+
+
+def _draw_panel(ax: Axes, dataset: Any, m: str, panel: str, i: int, r: int, last: bool,
+                scales: dict[str, dict]) -> None:
+    """Draw sample ``i`` of modality ``m`` as ``panel`` (all panels but audio's) on ``ax``."""
+    x, info = dataset.modalities[m][i], dataset.info
+    if panel == "image":
+        draw_image(ax, x)
+    elif panel == "spectrogram":
+        draw_spectrogram(ax, x, xlabel=last)
+    elif panel == "text":
+        draw_text(ax, _text_of(dataset, m, i))
+    elif panel == "tabular":
+        names = info.get("feature_names", {}).get(m) or [f"{m}_{j}" for j in range(len(x))]
+        draw_table(ax, x, names, info.get("feature_units", {}).get(m))
+    elif panel in ("points", "side"):
+        draw_points(ax, x, labels=last, view="top" if panel == "points" else "side")
+    elif panel == "heatmap":
+        draw_heatmap(ax, x, info.get("heatmap_axes", {}).get(m) if last else None,
+                     info.get("heatmap_extent", {}).get(m))
+    elif panel == "video":
+        draw_video(ax, x, info.get("fps"))
+        if last:
+            ax.set_xlabel("time (s)")
+    elif m in scales["vector"]:  # standardised against the whole dataset: patterns stand out
+        mean, std = scales["vector"][m]
+        draw_vector(ax, (x - mean) / std, info.get("feature_groups", {}).get(m), legend=r == 0,
+                    ylabel="z-score")
+    else:
+        draw_vector(ax, np.ravel(x), info.get("feature_groups", {}).get(m), legend=r == 0)
+
+
+def _kinds(dataset: Any) -> dict[str, str]:
+    """Modality -> kind: ``dataset.kinds`` if it has them, else ``info["kinds"]`` (default
+    ``"vector"``)."""
+    kinds = getattr(dataset, "kinds", None)
+    if kinds is None:
+        recorded = getattr(dataset, "info", {}).get("kinds", {})
+        kinds = {m: recorded.get(m, "vector") for m in dataset.modalities}
+    return dict(kinds)

@@ -20,6 +20,7 @@ from sklearn.preprocessing import StandardScaler
 from threadpoolctl import threadpool_limits
 
 from mmlib import data
+from mmlib._common import KINDS, MASK_INPUT, derive_seed, mask_columns
 
 matplotlib.use("Agg")
 
@@ -151,6 +152,73 @@ def test_container_rejects_inconsistent_arrays():
         data.MultimodalDataset("x", {"a": np.array(["u", "v"])}, {})
 
 
+PUBLIC_NAMES = [  # every public name of mmlib.data when it was one module (data.py)
+    "ANSWERS", "AV_DIGITS_AUDIO", "CLINIC_VOCAB", "COLOURS", "CONDITIONS", "DATASETS",
+    "DIAGNOSES", "EHR_COLUMNS", "EHR_UNITS", "EVENTS", "GENE_PATHWAYS", "KINDS", "MANIFEST",
+    "OBJECTS", "QUESTION_TYPES", "SHAPES", "SHAPES_VOCAB", "SHIPPED_FILES", "SIZES", "SYMPTOMS",
+    "DatasetFileError", "MultimodalDataset", "datasets_dir", "detokenize", "hz_to_mel", "load",
+    "load_av_digits", "load_clinic", "load_drive", "load_shapes_captions", "load_shipped",
+    "load_watch", "log_mel_spectrogram", "mel_filterbank", "resize_images", "tokenize",
+    "verify_shipped"]
+
+
+def test_public_names_and_file_layout():
+    import importlib
+
+    assert [n for n in PUBLIC_NAMES if not hasattr(data, n)] == []
+    assert sorted(data.__all__) == sorted(PUBLIC_NAMES)
+    assert data.KINDS is KINDS  # one vocabulary: the contract's
+    files = {"container": ["MultimodalDataset"], "text": ["tokenize", "detokenize"],
+             "shipped": ["load_shipped", "verify_shipped", "DatasetFileError", "MANIFEST"],
+             "av_digits": ["load_av_digits"], "shapes_captions": ["load_shapes_captions"],
+             "clinic": ["load_clinic", "EHR_COLUMNS"], "drive": ["load_drive", "CONDITIONS"],
+             "watch": ["load_watch", "EVENTS"]}
+    for module, names in files.items():
+        mod = importlib.import_module(f"mmlib.data.{module}")
+        for name in names:  # mmlib.data re-exports the very object defined in its file
+            assert getattr(data, name) is getattr(mod, name), (module, name)
+    signal = importlib.import_module("mmlib.preprocess.signal")
+    for name in ("log_mel_spectrogram", "mel_filterbank", "hz_to_mel", "resize_images"):
+        assert getattr(data, name) is getattr(signal, name)
+
+
+EXPECTED_KINDS = {
+    "av_digits": {"image": "image", "audio": "audio"},
+    "shapes_captions": {"image": "image", "caption": "text", "question": "text"},
+    "clinic": {"scan": "image", "ehr": "tabular", "note": "text", "genes": "vector"},
+    "drive": {"camera": "image", "lidar": "point_cloud", "radar": "heatmap"},
+    "watch": {"video": "video", "audio": "audio"},
+}
+
+
+def test_every_dataset_uses_the_contract_kinds():
+    for name in data.DATASETS:
+        ds = data.load(name, n_samples=8, seed=0)
+        assert ds.kinds == EXPECTED_KINDS[name]
+        assert ds.info["kinds"] == EXPECTED_KINDS[name]  # recorded, not defaulted
+        assert set(ds.kinds.values()) <= set(KINDS)
+    assert data.load_av_digits(n_samples=8, audio_features="log_mel").kinds["audio"] == \
+        "spectrogram"
+    no_genes = data.load_clinic(n_samples=8, genes=False)
+    assert list(no_genes.info["kinds"]) == ["scan", "ehr", "note"]
+    assert "genes" not in no_genes.info["feature_names"]
+    # the container checks the kinds it is given
+    with pytest.raises(ValueError, match=r"info\['kinds'\]\['a'\] must be one of \['image', "
+                                         r"'audio'.*got 'table'"):
+        data.MultimodalDataset("x", {"a": np.zeros((2, 2))}, {}, info={"kinds": {"a": "table"}})
+    with pytest.raises(ValueError, match=r"info\['kinds'\] has keys \['b'\] that are not "
+                                         r"modalities"):
+        data.MultimodalDataset("x", {"a": np.zeros((2, 2))}, {}, info={"kinds": {"b": "image"}})
+
+
+def test_missing_modalities_are_seeded_through_derive_seed():
+    for name in ("av_digits", "watch"):
+        ds = data.load(name, n_samples=40, seed=5, missing_rate=0.3)
+        ref = data.load(name, n_samples=40, seed=5).drop_modalities(
+            0.3, seed=derive_seed(5, name, "missing"))
+        assert digest(ds) == digest(ref)
+
+
 # ------------------------------------------------------------------------------------------
 # container behaviour
 # ------------------------------------------------------------------------------------------
@@ -225,10 +293,10 @@ def test_to_tf_dataset_feeds_a_keras_model():
     ds = data.load_shapes_captions(n_samples=96, seed=1).drop_modalities(0.3, seed=0)
     tfds = ds.to_tf_dataset(batch_size=32, modalities=["image", "question"], with_masks=True)
     inputs, labels = next(iter(tfds))
-    assert set(inputs) == {"image", "question", "mask"}
+    assert set(inputs) == {"image", "question", MASK_INPUT}
     assert inputs["image"].shape == (32, 32, 32, 3) and inputs["question"].dtype == tf.int32
     np.testing.assert_array_equal(
-        inputs["mask"].numpy(),
+        inputs[MASK_INPUT].numpy(),
         np.stack([ds.masks["image"][:32], ds.masks["question"][:32]], 1).astype(np.float32))
     np.testing.assert_array_equal(labels.numpy(), ds.labels["answer"][:32])
     # shuffling: same seed, same order; every sample once per epoch
@@ -251,6 +319,32 @@ def test_to_tf_dataset_feeds_a_keras_model():
     hist = model.fit(ds.to_tf_dataset(batch_size=32, modalities=["image", "question"]),
                      epochs=1, verbose=0, shuffle=False)
     assert np.isfinite(hist.history["loss"][0])
+
+
+def test_to_tf_dataset_mask_columns_follow_sorted_modality_names():
+    ds = data.load_av_digits(n_samples=64, seed=0).drop_modalities(0.5, seed=1)
+    assert list(ds.modalities) == ["image", "audio"]  # the dataset's order is not sorted
+    assert not np.array_equal(ds.masks["image"], ds.masks["audio"])
+    for order in (None, ["image", "audio"], ["audio", "image"], ["image"]):
+        tfds = ds.to_tf_dataset(batch_size=64, modalities=order, with_masks=True)
+        inputs, _ = next(iter(tfds))
+        mask = inputs[MASK_INPUT].numpy()
+        names = mask_columns(order or ds.modalities)
+        assert mask.dtype == np.float32 and mask.shape == (64, len(names))
+        for j, name in enumerate(names):  # column j = the j-th modality in sorted order
+            np.testing.assert_array_equal(mask[:, j], ds.masks[name].astype(np.float32))
+    # three modalities, each with its own mask, listed in an unsorted order
+    clinic = data.load_clinic(n_samples=64, seed=0).drop_modalities(0.4, seed=2)
+    mods = ["scan", "note", "ehr"]
+    inputs, _ = next(iter(clinic.to_tf_dataset(batch_size=64, modalities=mods, with_masks=True,
+                                               tasks="diagnosis")))
+    assert list(inputs) == [*mods, MASK_INPUT]
+    mask = inputs[MASK_INPUT].numpy()
+    assert len({tuple(mask[:, j]) for j in range(3)}) == 3  # the columns differ
+    for j, name in enumerate(["ehr", "note", "scan"]):
+        np.testing.assert_array_equal(mask[:, j], clinic.masks[name].astype(np.float32))
+    with pytest.raises(ValueError, match=r"modalities must be distinct"):
+        ds.to_tf_dataset(modalities=["image", "image"], with_masks=True)
 
 
 # ------------------------------------------------------------------------------------------
@@ -276,7 +370,7 @@ def test_resize_log_mel_and_mel_filters_match_tensorflow():
     np.testing.assert_allclose(mel, ref, atol=1e-4)
 
     wave = rng.standard_normal((2, 1600)).astype(np.float32)
-    ours = data.log_mel_spectrogram(wave, 8000, n_fft=256, hop_length=80, n_mels=32)
+    ours = data.log_mel_spectrogram(wave, 8000, frame_length=256, frame_step=80, n_mels=32)
     stft = tf.signal.stft(wave, frame_length=256, frame_step=80, fft_length=256)
     ref = np.log(tf.abs(stft).numpy() ** 2 @ data.mel_filterbank(32, 256, 8000) + 1e-6)
     assert ours.shape == (2, 1 + (1600 - 256) // 80, 32)
@@ -607,8 +701,8 @@ def watch_features(ds):
     n = len(ds)
     video = ds.modalities["video"][..., 0]
     motion = np.abs(np.diff(video, axis=1))
-    lm = data.log_mel_spectrogram(ds.modalities["audio"], ds.info["sample_rate"], n_fft=128,
-                                  hop_length=64, n_mels=24)
+    lm = data.log_mel_spectrogram(ds.modalities["audio"], ds.info["sample_rate"],
+                                  frame_length=128, frame_step=64, n_mels=24)
     return {"video": np.concatenate([pool(motion.reshape(-1, 24, 24), 4).reshape(n, -1),
                                      pool(video.reshape(-1, 24, 24), 4).reshape(n, -1)], 1),
             "audio": np.concatenate([lm.mean(1), lm.max(1), lm.std(1)], 1)}
@@ -715,7 +809,7 @@ def test_plot_samples_draws_every_modality(name):
     fig = ds.plot_samples(3, seed=2)
     try:
         axes = np.array(fig.axes)
-        panels = {"image": 1, "audio": 2, "text": 1, "table": 1, "vector": 1, "points": 2,
+        panels = {"image": 1, "audio": 2, "text": 1, "tabular": 1, "vector": 1, "point_cloud": 2,
                   "heatmap": 1, "video": 1, "spectrogram": 1}
         n_cols = sum(panels[k] for k in ds.kinds.values())
         assert len([a for a in axes if a.get_label() != "<colorbar>"]) == 3 * n_cols
@@ -731,9 +825,9 @@ def test_plot_samples_draws_every_modality(name):
                     assert len(ax.images) == 1
                 elif kind == "audio":
                     assert len(ax.lines) == 1 and len(grid[r, col + 1].images) == 1
-                elif kind == "points":
+                elif kind == "point_cloud":
                     assert any(isinstance(c, PathCollection) for c in ax.collections)
-                elif kind in ("text", "table"):
+                elif kind in ("text", "tabular"):
                     assert any(len(t.get_text()) > 10 for t in ax.texts)
                 elif kind == "vector":
                     assert len(ax.patches) >= ds.modalities[m].shape[1]
@@ -756,3 +850,88 @@ def test_log_mel_option_and_plot():
     fig = ds.plot_samples(2)
     assert sum(len(a.images) for a in fig.axes) == 4
     plt.close(fig)
+
+
+DUCK_DATASET = '''
+import numpy as np
+
+
+class DuckDataset:
+    """What mmlib.viz needs of a dataset, without mmlib.data: one modality per kind."""
+
+    def __init__(self, kinds):
+        r = np.random.default_rng(0)
+        n = 4
+        arrays = {
+            "image": r.random((n, 8, 8, 3)), "audio": r.standard_normal((n, 800)),
+            "spectrogram": r.standard_normal((n, 10, 8)),
+            "text": r.integers(0, 5, (n, 6)), "tabular": np.where(r.random((n, 3)) < 0.3,
+                                                                  np.nan, r.random((n, 3))),
+            "vector": r.standard_normal((n, 6)),
+            "point_cloud": r.standard_normal((n, 30, 3)),
+            "heatmap": r.standard_normal((n, 6, 5, 1)), "video": r.random((n, 3, 6, 6, 1))}
+        self.name = "duck"
+        self.modalities = {f"m_{k}": arrays[k] for k in kinds}
+        self.labels = {"y": np.arange(n) % 2}
+        self.masks = {m: np.arange(n) != i % n for i, m in enumerate(self.modalities)}
+        self.metadata = {}
+        self.info = {"kinds": {f"m_{k}": k for k in kinds}, "sample_rate": 8000,
+                     "class_names": {"y": ["no", "yes"]}, "vocab": list("abcde"),
+                     "feature_names": {"m_tabular": ["a", "b", "c"]}}
+
+    def __len__(self):
+        return 4
+'''
+
+
+def duck_dataset(kinds):
+    namespace = {}
+    exec(DUCK_DATASET, namespace)  # the same class the subprocess test uses
+    return namespace["DuckDataset"](kinds)
+
+
+def test_viz_draws_every_kind_of_the_vocabulary():
+    import matplotlib.pyplot as plt
+
+    from mmlib import viz
+
+    panels = {"audio": 2, "point_cloud": 2}  # two panels each; every other kind one
+    ds = duck_dataset(KINDS)
+    fig = viz.plot_samples(ds, 4)
+    try:
+        axes = [a for a in fig.axes if a.get_label() != "<colorbar>"]
+        n_cols = sum(panels.get(k, 1) for k in KINDS)
+        assert len(axes) == 4 * n_cols
+        grid = np.array(axes).reshape(4, n_cols)
+        drawn = [len(a.images) + len(a.lines) + len(a.collections) + len(a.patches)
+                 + len(a.texts) for a in grid[1]]
+        assert all(drawn), dict(zip([c for k in KINDS for c in [k] * panels.get(k, 1)], drawn,
+                                    strict=True))
+    finally:
+        plt.close(fig)
+    bad = duck_dataset(["image"])
+    bad.info["kinds"]["m_image"] = "table"  # the old name of "tabular"
+    with pytest.raises(ValueError, match=r"the kind of modality 'm_image' must be one of "
+                                         r"\['image', 'audio'"):
+        viz.plot_samples(bad, 2)
+
+
+def test_viz_never_imports_mmlib_data_nor_tensorflow():
+    import subprocess
+    import sys
+    import textwrap
+
+    script = DUCK_DATASET + textwrap.dedent("""
+        import sys
+        import matplotlib
+        matplotlib.use("Agg")
+        from mmlib import viz
+        from mmlib._common import KINDS
+        viz.plot_samples(DuckDataset(KINDS), 2)
+        loaded = [m for m in ("mmlib.data", "tensorflow", "keras") if m in sys.modules]
+        print("loaded", loaded)
+    """)
+    out = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True,
+                         timeout=120)
+    assert out.returncode == 0, out.stderr
+    assert out.stdout.strip().splitlines()[-1] == "loaded []"

@@ -1,5 +1,5 @@
-"""Offline safety of mmlib.data: checksums, clear errors on damaged files, no pickles, no network,
-memory at the default sizes."""
+"""Offline safety of mmlib.data: checksums, errors that name the cause of a damaged or missing file,
+no pickles, no network, no TensorFlow at import, memory at the default sizes."""
 
 from __future__ import annotations
 
@@ -90,16 +90,70 @@ def test_truncated_file_gives_a_clear_error(datasets_copy):
         data.load("av_digits", n_samples=10)
 
 
-def test_missing_file_and_manifest_give_clear_errors(datasets_copy):
+def test_missing_file_gives_a_clear_error(datasets_copy):
     (datasets_copy / AUDIO).unlink()
     assert data.verify_shipped()[AUDIO] == "missing"
-    with pytest.raises(data.DatasetFileError, match=r"av_digits_audio.npz is missing.*Restore"):
+    with pytest.raises(data.DatasetFileError, match=r"av_digits_audio.npz \(folder set by "
+                                                    r"\$MMLIB_DATASETS\) is missing.*Restore"):
         data.load_av_digits(n_samples=10)
-    shutil.copy(SHIPPED / AUDIO, datasets_copy / AUDIO)
+
+
+def test_missing_manifest_is_named_and_the_intact_file_not_called_corrupt(datasets_copy):
     (datasets_copy / "SHA256SUMS").unlink()
-    assert data.verify_shipped()["SHA256SUMS"] == "missing"
-    with pytest.raises(data.DatasetFileError, match=r"checksum manifest .* is missing"):
+    status = data.verify_shipped()
+    assert status == {"SHA256SUMS": "missing", AUDIO: "unverified"}  # present, intact
+    with pytest.raises(data.DatasetFileError, match=r"checksum manifest .*SHA256SUMS .*is "
+                                                    r"missing, so the shipped files cannot be "
+                                                    r"verified"):
         data.load_av_digits(n_samples=10)
+
+
+def test_mmlib_datasets_pointing_nowhere_names_the_variable_and_the_path(tmp_path,
+                                                                         monkeypatch):
+    nowhere = tmp_path / "no" / "such" / "folder"
+    monkeypatch.setenv("MMLIB_DATASETS", str(nowhere))
+    with pytest.raises(data.DatasetFileError) as err:
+        data.load_av_digits(n_samples=10)
+    message = str(err.value)
+    assert "MMLIB_DATASETS" in message and str(nowhere) in message
+    assert "not an existing folder" in message
+
+
+def test_an_npz_lacking_an_array_names_the_array(datasets_copy):
+    path = datasets_copy / AUDIO
+    with np.load(path, allow_pickle=False) as z:
+        arrays = {k: z[k] for k in z.files if k != "lengths"}
+    np.savez(path, **arrays)  # a well-formed file with a valid checksum, but no "lengths"
+    manifest = datasets_copy / "SHA256SUMS"
+    digest = hashlib.sha256(path.read_bytes()).hexdigest()
+    manifest.write_text(f"{digest}  {AUDIO}\n")
+    with pytest.raises(data.DatasetFileError, match=r"lacks the array 'lengths' \(it holds "
+                                                    r"\['audio', 'digit'"):
+        data.load_av_digits(n_samples=10)
+
+
+def test_unknown_load_arguments_list_the_valid_ones():
+    with pytest.raises(TypeError, match=r"load\('drive'\) got unknown keyword argument\(s\) "
+                                        r"\['n_sample'\]; load_drive takes \['n_samples', 'seed', "
+                                        r"'conditions'"):
+        data.load("drive", n_sample=10)
+    with pytest.raises(TypeError, match=r"\['snr'\]; load_av_digits takes .*'snr_db'"):
+        data.load("av_digits", n_samples=10, snr=3.0)
+
+
+def test_importing_mmlib_data_does_not_import_tensorflow():
+    script = textwrap.dedent("""
+        import sys
+        import mmlib.data
+        from mmlib import data
+        data.load("av_digits", n_samples=8, audio_features="log_mel")
+        data.load("clinic", n_samples=8)
+        print(sorted(m for m in ("tensorflow", "keras", "matplotlib") if m in sys.modules))
+    """)
+    out = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True,
+                         env={**os.environ, "MMLIB_DATASETS": str(SHIPPED)}, timeout=120)
+    assert out.returncode == 0, out.stderr
+    assert out.stdout.strip().splitlines()[-1] == "[]"
 
 
 def test_a_file_damaged_after_a_good_load_is_caught(datasets_copy):

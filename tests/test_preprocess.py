@@ -307,6 +307,104 @@ def test_log_mel_spectrogram_in_model_xla_and_errors(tmp_path):
         P.LogMelSpectrogram(8000, 160, 80).n_frames(100)
 
 
+LOG_MEL_CASES = [  # (sample_rate, frame_length, frame_step, fft_length, n_mels, fmin, fmax, power)
+    (8000, 256, 80, None, 32, 0.0, None, 2.0),  # av_digits' features
+    (8000, 200, 80, 512, 24, 50.0, 3800.0, 2.0),  # fft_length > frame_length (zero padding)
+    (4000, 128, 64, None, 24, 0.0, None, 2.0),  # watch
+    (16000, 400, 160, None, 40, 20.0, 7600.0, 1.0),  # 25 ms / 10 ms, magnitude, padded to 512
+    (22050, 300, 100, 1024, 64, 0.0, None, 2.0),  # non-integer Nyquist, many bands
+]
+
+
+@pytest.mark.parametrize("case", LOG_MEL_CASES)
+def test_numpy_and_keras_log_mel_agree(case):
+    """One log-mel: P.log_mel_spectrogram (NumPy) and P.LogMelSpectrogram (tf.signal)."""
+    sr, frame_length, frame_step, fft_length, n_mels, fmin, fmax, power = case
+    kwargs = dict(frame_length=frame_length, frame_step=frame_step, fft_length=fft_length,
+                  n_mels=n_mels, fmin=fmin, fmax=fmax, power=power, log_offset=1e-6)
+    rng = np.random.default_rng(7)
+    t = np.arange(sr // 2) / sr
+    # a noise floor in every signal: in a band ~1e-7 below the frame's peak, both float32 STFTs
+    # are round-off, and their logs may differ by 1e-2 (measured on a clean chirp)
+    x = np.stack([0.3 * np.sin(2 * np.pi * 440 * t) + 0.05 * rng.normal(size=t.size),
+                  0.5 * rng.normal(size=t.size),
+                  0.8 * np.sin(2 * np.pi * (200 + 900 * t) * t) + 0.02 * rng.normal(size=t.size)
+                  ]).astype("float32")
+    ours = P.log_mel_spectrogram(x, sr, **kwargs)
+    layer = P.LogMelSpectrogram(sr, **kwargs)
+    theirs = keras.ops.convert_to_numpy(layer(x))
+    assert ours.dtype == theirs.dtype == np.float32
+    assert ours.shape == theirs.shape == (3, layer.n_frames(x.shape[1]), n_mels)
+    np.testing.assert_allclose(ours, theirs, rtol=1e-4, atol=1e-4)
+    # and both match the float64 formula written in this file
+    ref = numpy_log_mel(x, sr, frame_length, frame_step, layer.fft_length, n_mels, fmin,
+                        sr / 2 if fmax is None else fmax, power=power)
+    np.testing.assert_allclose(ours, ref, rtol=1e-4, atol=1e-4)
+
+
+def test_log_mel_function_and_layer_share_names_and_the_mel_scale():
+    import inspect
+
+    names = ["sample_rate", "frame_length", "frame_step", "fft_length", "n_mels", "fmin", "fmax",
+             "power", "log_offset"]
+    function = list(inspect.signature(P.log_mel_spectrogram).parameters)
+    layer = list(inspect.signature(P.LogMelSpectrogram.__init__).parameters)
+    assert function == ["waveforms", *names]
+    assert layer == ["self", *names, "kwargs"]
+    assert P.LogMelSpectrogram(8000, 200).fft_length == 256  # both: next power of two
+    # one mel scale, explained and cited the same way: the HTK formula in its two spellings
+    f = np.array([0.0, 100.0, 700.0, 1000.0, 4000.0, 8000.0])
+    np.testing.assert_allclose(P.hz_to_mel(f), 1127.0 * np.log1p(f / 700.0), rtol=1e-3)
+    for doc in (P.log_mel_spectrogram.__doc__ + P.hz_to_mel.__doc__,
+                P.LogMelSpectrogram.__doc__):
+        for phrase in ("2595", "1127", "O'Shaughnessy, 1987", "Stevens"):
+            assert phrase in " ".join(doc.split()), (phrase, doc[:60])
+    # the NumPy function checks its arguments like the layer
+    with pytest.raises(ValueError, match="fft_length must be an integer >= 400"):
+        P.log_mel_spectrogram(np.zeros(800), 16000, frame_length=400, fft_length=256)
+    with pytest.raises(ValueError, match=r"fmax must be a number in \[0.0, 4000.0\]"):
+        P.log_mel_spectrogram(np.zeros(800), 8000, fmax=5000.0)
+    with pytest.raises(ValueError, match="at least frame_length=256 samples, got 100"):
+        P.log_mel_spectrogram(np.zeros(100), 8000)
+    with pytest.raises(TypeError, match="waveforms must hold numbers"):
+        P.log_mel_spectrogram(np.full(300, "x"), 8000)
+    with pytest.raises(TypeError, match="sample_rate must be a real number"):
+        P.LogMelSpectrogram("8000")
+
+
+def test_importing_mmlib_preprocess_loads_keras_only_on_demand():
+    import importlib
+    import os
+    import subprocess
+    import sys
+    import textwrap
+
+    script = textwrap.dedent("""
+        import sys
+        import mmlib.preprocess as P
+        heavy = lambda: sorted(m for m in ("tensorflow", "keras") if m in sys.modules)
+        print(heavy())
+        P.log_mel_spectrogram(P.resize_images(P.mel_filterbank(8, 64, 8000)[None], (4, 300))[0],
+                              8000)
+        P.TabularPreprocessor().fit([[1.0, 2.0]])
+        print(heavy())
+    """)
+    out = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True,
+                         env={**os.environ, "TF_CPP_MIN_LOG_LEVEL": "3"}, timeout=120)
+    assert out.returncode == 0, out.stderr
+    assert out.stdout.strip().splitlines()[-2:] == ["[]", "[]"]
+    # the Keras-based names load their file on first use (here, Keras is already imported)
+    lazy = {"LogMelSpectrogram": "audio", "PairedAugment": "augment", "image_stats": "image",
+            "image_preprocessor": "image", "standardize_caption": "text",
+            "make_text_vectorizer": "text"}
+    for name, module in lazy.items():
+        assert getattr(P, name) is getattr(
+            importlib.import_module(f"mmlib.preprocess.{module}"), name)
+    assert all(hasattr(P, name) for name in P.__all__) and set(lazy) <= set(P.__all__)
+    with pytest.raises(AttributeError, match="has no attribute 'LogMel'"):
+        P.LogMel  # noqa: B018
+
+
 # ------------------------------------------------------------------------------------- tables
 @pytest.fixture
 def clinic():
