@@ -13,14 +13,17 @@ Nothing is written outside a temporary directory. Latencies depend on the machin
 the script pins the interpreter to one thread.
 """
 
-from __future__ import annotations  # noqa: I001  (mmlib before keras: it quiets TF logs)
+from __future__ import annotations  # noqa: I001  (quiet TensorFlow before it loads)
 
 import argparse
 import tempfile
 import time
 import types
 
-import mmlib  # noqa: F401
+import mmlib.env
+
+mmlib.env.quiet_tensorflow()  # before TensorFlow loads: no C++ log lines in the output
+
 import keras
 import numpy as np
 import pandas as pd
