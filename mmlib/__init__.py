@@ -8,9 +8,39 @@ deterministic ops (called too late, it warns that the log settings could not app
 imported lazily (``mmlib.fusion`` imports TensorFlow, ``mmlib`` alone does not), so ``import mmlib``
 and the ``mmcourse`` command stay fast.
 
-One module per course concept: ``data``, ``preprocess``, ``encoders``, ``align``, ``fusion``,
-``train``, ``robust``, ``explain``, ``deploy``, ``viz``, ``widgets``, ``check``; plus ``env``
-(seeds, determinism, device summary), ``course`` (the syllabus) and ``cli`` (``mmcourse``).
+Where things live (a folder per concept with several parts, a file per part)::
+
+    data/        the five course datasets: container.py (MultimodalDataset), shipped.py
+                 (checksummed files in datasets/), text.py, one file per dataset
+    preprocess/  signal.py (NumPy log-mel, mel filters, resizing), audio.py (LogMelSpectrogram
+                 layer), image.py, text.py, tabular.py, augment.py
+    encoders.py  one encoder per modality kind (CNN, text CNN/RNN/Transformer, PointNet, ...)
+    align.py     CCA, Deep CCA, CLIP / SigLIP, dual encoders, cross-modal attention, DTW
+    fusion.py    fusion layers (early, late, tensor, low-rank, gated, FiLM, bilinear, attention)
+    train/       modality dropout, OGM-GE, gradient blending, multi-task, the model builder
+    robust/      corruptions per modality kind, sweeps and robustness metrics, adversarial (FGSM)
+    explain.py   integrated gradients, modality Shapley values, calibration
+    deploy/      export, LiteRT (float16 / int8), serving, pruning, drift monitoring
+    viz.py, widgets.py, check.py   figures, notebook widgets, exercise checks
+    env.py, course.py, cli.py      set-up and seeds, the syllabus, the ``mmcourse`` command
+
+The contract between the modules (implemented once, in ``mmlib._common``):
+
+* **Modality kinds.** One vocabulary, ``mmlib._common.KINDS``: ``image``, ``audio`` (waveform),
+  ``spectrogram``, ``text`` (token ids), ``tabular`` (named columns, NaN = not recorded),
+  ``vector``, ``point_cloud``, ``heatmap`` (e.g. a radar map), ``video``. ``ds.kinds[m]`` is what
+  ``viz`` draws, what ``robust.corrupt(kind, ...)`` corrupts and what ``deploy.input_spec`` records.
+* **Presence mask.** A model that knows which modalities are present takes the input
+  ``"modality_mask"`` (``MASK_INPUT``): float32 ``(batch, M)``, 1 = present, one column per
+  modality in **sorted name order** (``mask_columns``), the order in which fusion layers read a
+  dict of modalities. ``ds.to_tf_dataset(with_masks=True)`` yields it under that name and in that
+  order; ``train.build_fusion_model(mask_input=True)`` expects exactly that.
+* **Seeds.** Every derived seed comes from ``derive_seed(seed, *keys)`` (NumPy ``SeedSequence``
+  with the keys as spawn key); random streams from ``rng(seed, *keys)``.
+* **Outputs.** A model's outputs are named by the keys of its dict output (one per task, e.g.
+  ``{"digit": logits}``); class predictions are the argmax, or ``p >= 0.5`` for one probability.
+* **Errors.** A wrong type raises ``TypeError``, a wrong value ``ValueError``; the message names
+  the argument, what was given and what was expected.
 """
 
 from __future__ import annotations

@@ -90,3 +90,77 @@ def test_notebook_follows_the_template(path):
     long = [i for i, c in enumerate(nb.cells) if len(c.source.splitlines()) > MAX_CELL_LINES
             and c.cell_type == "code"]
     assert not long, f"code cells {long} are longer than {MAX_CELL_LINES} lines"
+
+
+# ---------------------------------------------------------------------------------------------
+# mmlib's module graph: one direction only, no module reaching into another's privates
+# ---------------------------------------------------------------------------------------------
+
+
+def _mmlib_imports() -> list[tuple[str, str, list[str], str]]:
+    """(importing unit, imported module, imported names, file) for every mmlib import, including
+    imports inside functions; a *unit* is a top-level module or package of mmlib."""
+    import ast
+
+    root = REPO_ROOT / "mmlib"
+    found = []
+    for path in sorted(root.rglob("*.py")):
+        rel = path.relative_to(root).with_suffix("")
+        if rel.parts == ("__init__",):
+            continue  # the package facade: lazy attribute access only
+        unit = rel.parts[0]
+        package = ".".join(("mmlib", *rel.parts[:-1])) if rel.name == "__init__" else ".".join(
+            ("mmlib", *rel.parts[:-1]))
+        for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+            if isinstance(node, ast.ImportFrom):
+                module = node.module or ""
+                if node.level:
+                    base = package.split(".")
+                    base = base[: len(base) - node.level + 1]
+                    module = ".".join([*base, module] if module else base)
+                names = [a.name for a in node.names]
+                if module == "mmlib":  # from mmlib import data, fusion
+                    for n in names:
+                        found.append((unit, f"mmlib.{n}", [], str(rel)))
+                elif module.startswith("mmlib."):
+                    found.append((unit, module, names, str(rel)))
+            elif isinstance(node, ast.Import):
+                for a in node.names:
+                    if a.name.startswith("mmlib."):
+                        found.append((unit, a.name, [], str(rel)))
+    return found
+
+
+def test_mmlib_has_no_import_cycles():
+    edges: dict[str, set[str]] = {}
+    for unit, module, _, _ in _mmlib_imports():
+        target = module.split(".")[1]
+        if target != unit:
+            edges.setdefault(unit, set()).add(target)
+    state: dict[str, int] = {}
+
+    def visit(node: str, trail: list[str]) -> None:
+        state[node] = 1
+        for nxt in sorted(edges.get(node, ())):
+            if state.get(nxt) == 1:
+                raise AssertionError("import cycle: " + " -> ".join([*trail, node, nxt]))
+            if nxt not in state:
+                visit(nxt, [*trail, node])
+        state[node] = 2
+
+    for node in sorted(edges):
+        if node not in state:
+            visit(node, [])
+
+
+def test_no_module_imports_another_modules_private_names():
+    shared = {"_common", "_validate"}  # the private modules meant to be shared
+    offences = []
+    for unit, module, names, where in _mmlib_imports():
+        target = module.split(".")[1]
+        if target == unit or target in shared:
+            continue
+        private = [n for n in names if n.startswith("_")]
+        if private or any(part.startswith("_") for part in module.split(".")[1:]):
+            offences.append(f"{where}: from {module} import {', '.join(names)}")
+    assert offences == []
