@@ -1,6 +1,7 @@
 """OGM-GE vs plain joint training on a two-modality problem where one modality dominates.
 
-The problem is :func:`mmlib.train.imbalanced_toy_problem` with ``seed=1000 + seed``, as in
+The problem is :func:`mmlib.train.imbalanced_toy_problem` with the data seed
+``derive_seed(seed, "data")``, as in
 ``tests/test_train.py::test_ogm_ge_raises_weak_modality_probe_accuracy``: 4 classes; modality A
 (64-d) is clean and easy (class means of norm 6), modality B (32-d) is weaker but informative
 (class means of norm 1.5); each encoder is ``Dense(16, relu) → Dense(4)``; a concatenation head;
@@ -17,19 +18,20 @@ Run:  python benchmarks/bench_ogm.py [--seeds 0 1 2] [--epochs 8] [--alpha 1.0]
                                      [--modulate-until EPOCH]
 """
 
-from __future__ import annotations
+from __future__ import annotations  # noqa: I001  (mmlib before keras: it quiets TF logs)
 
 import argparse
 import time
 
+import mmlib  # noqa: F401
+import keras
 import numpy as np
 import pandas as pd
+import tensorflow as tf
 from sklearn.linear_model import LogisticRegression
 
-from mmlib import train  # imports mmlib first: quiet TensorFlow logs, then keras
-
-keras = train.keras
-tf = train.tf
+from mmlib import train
+from mmlib._common import derive_seed
 
 
 def probe(features, y, features_test, y_test) -> float:
@@ -37,7 +39,7 @@ def probe(features, y, features_test, y_test) -> float:
 
 
 def run(seed: int, variant: str, epochs: int, alpha: float, until: int | None) -> dict:
-    (x, y), (xt, yt) = train.imbalanced_toy_problem(600, 600, seed=1000 + seed)
+    (x, y), (xt, yt) = train.imbalanced_toy_problem(600, 600, seed=derive_seed(seed, "data"))
     keras.utils.set_random_seed(seed)
     encoders = {m: keras.Sequential([keras.layers.Dense(16, activation="relu"),
                                      keras.layers.Dense(4)]) for m in "ab"}

@@ -20,6 +20,7 @@ This module imports neither TensorFlow nor Keras at import time (``mmlib.data`` 
 
 from __future__ import annotations
 
+import hashlib
 from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
 
@@ -104,9 +105,8 @@ def rng_streams(seed: int, n: int, *keys: int | str) -> list[np.random.Generator
 def _spawn_key(keys: Sequence[int | str]) -> tuple[int, ...]:
     out = []
     for k in keys:
-        if isinstance(k, str):  # a stable (not hash-randomised) integer for a string key
-            out.append(int.from_bytes(k.encode("utf-8")[:8].ljust(8, b"\0"), "little")
-                       ^ len(k))
+        if isinstance(k, str):  # a stable (not hash-randomised) integer of the whole string
+            out.append(int.from_bytes(hashlib.sha256(k.encode("utf-8")).digest()[:8], "little"))
         elif isinstance(k, int | np.integer) and not isinstance(k, bool) and k >= 0:
             out.append(int(k))
         else:
@@ -312,3 +312,65 @@ def check_inputs(inputs: Any, labels: Any = None
         raise ValueError(f"labels must hold {n} samples on axis 0 (like inputs), got shape "
                          f"{labels.shape}.")
     return arrays, labels, n
+
+
+def assert_same_batch(owner: str, tensors: Sequence[Any], labels: Sequence[str]) -> list[Any]:
+    """Check that ``tensors`` share their batch size (axis 0), also one known only at run time.
+
+    Used by the fusion layers and by :mod:`mmlib.train`.
+
+    * Known (static) batch sizes that differ raise ``ValueError`` now (``check_batch_sizes``).
+    * When some batch size is unknown (TensorFlow graph: a ``tf.function`` whose
+      ``input_signature`` has a ``None`` batch axis, Keras' ``fit`` / ``predict``), a check is
+      added to the graph and the returned tensors depend on it, so it runs before anything that
+      uses them. In a plain graph it is a ``tf.debugging.Assert`` that raises
+      ``tf.errors.InvalidArgumentError`` "``<owner>: <labels> must have the same batch size, got
+      batch sizes [1 4]``". XLA (``jit_compile=True``) compiles asserts to nothing, so there the
+      check is a concatenation of zero-width ``(batch_m, 0)`` tensors named
+      ``<owner>_batch_sizes_must_be_equal``, which XLA rejects when it compiles the function for
+      the concrete shapes (``InvalidArgumentError`` naming that node and showing the shapes, e.g.
+      ``f32[1,0] vs f32[4,0]``).
+    * Other backends trace with concrete shapes (JAX) or run eagerly (PyTorch): the static check
+      covers them.
+
+    Args:
+        owner: the name used in the message (e.g. the layer's class name).
+        tensors: tensors ``(batch, ...)`` (any dtype, rank >= 1).
+        labels: one name per tensor for the message (e.g. ``"audio"``, ``"modality_mask"``).
+
+    Returns:
+        The tensors (in a TensorFlow graph with an unknown batch size: identities that depend on
+        the check).
+    """
+    tensors = list(tensors)
+    static = [t.shape[0] if len(t.shape) else None for t in tensors]
+    check_batch_sizes(owner, static)
+    if len(tensors) < 2 or all(b is not None for b in static) or \
+            _keras().backend.backend() != "tensorflow":
+        return tensors
+    import tensorflow as tf
+
+    if tf.executing_eagerly():  # pragma: no cover - eager tensors always have a static shape
+        return tensors
+    sizes = [tf.shape(t, out_type="int32")[0] for t in tensors]
+    if _in_xla_context(tf):
+        check = tf.concat([tf.zeros(tf.stack([s, 0])) for s in sizes], axis=1,
+                          name=f"{owner}_batch_sizes_must_be_equal")
+    else:
+        stacked = tf.stack(sizes)
+        check = tf.debugging.Assert(
+            tf.reduce_all(tf.equal(stacked, stacked[0])),
+            [f"{owner}: {', '.join(labels)} must have the same batch size, got batch sizes",
+             stacked], name=f"{owner}_batch_sizes_must_be_equal")
+    with tf.control_dependencies([check]):
+        return [tf.identity(t) for t in tensors]
+
+
+def _in_xla_context(tf: Any) -> bool:
+    """True while a ``jit_compile=True`` function is being traced (TensorFlow-internal API)."""
+    try:
+        from tensorflow.python.ops import control_flow_util
+        return bool(control_flow_util.GraphOrParentsInXlaContext(
+            tf.compat.v1.get_default_graph()))
+    except (ImportError, AttributeError):  # pragma: no cover - the internal API moved
+        return False  # the run-time assert is used; XLA then skips the check

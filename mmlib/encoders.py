@@ -3,8 +3,9 @@
 Each function returns a ``keras.Model`` mapping one modality to a feature vector ``(batch, dim)``
 (``model.output_shape`` tells ``dim``), ready to feed a layer of :mod:`mmlib.fusion`. They are
 deliberately tiny (a few thousand to tens of thousands of weights) so that the course notebooks
-train on a 2-core CPU in seconds. Every function takes ``seed`` (weight initializers and dropout)
-and ``name``.
+train on a 2-core CPU in seconds. Every function takes ``seed`` (weight initializers and dropout;
+the ``i``-th seeded part gets ``mmlib._common.derive_seed(seed, "encoder", i)``, so the same seed
+gives the same weights) and ``name``.
 
 ==========================  =======================================  ==========================
 encoder                     input                                    output
@@ -31,6 +32,7 @@ from typing import Any
 import keras
 from keras import layers, ops
 
+from mmlib._common import derive_seed
 from mmlib._validate import check_choice, check_float, check_int
 
 __all__ = [
@@ -40,7 +42,8 @@ __all__ = [
 
 
 class _Seeds:
-    """Hands out distinct reproducible seeds (``None`` stays ``None``: Keras' global seed)."""
+    """Hands out distinct reproducible seeds, ``derive_seed(seed, "encoder", i)`` for the ``i``-th
+    seeded part (``None`` stays ``None``: Keras' global seed)."""
 
     def __init__(self, seed: int | None) -> None:
         self.seed = None if seed is None else check_int("seed", seed, minimum=0)
@@ -48,7 +51,7 @@ class _Seeds:
 
     def next(self) -> int | None:
         self.i += 1
-        return None if self.seed is None else (self.seed * 7919 + 104729 * self.i) % (2**31 - 1)
+        return derive_seed(self.seed, "encoder", self.i)
 
     def glorot(self) -> keras.initializers.Initializer:
         return keras.initializers.GlorotUniform(seed=self.next())

@@ -6,8 +6,9 @@ features** and an optional **modality mask**::
     fused = layer([x_1, ..., x_M], modality_mask=mask)   # x_m: (batch, d_m), mask: (batch, M)
     fused = layer({"audio": a, "video": v}, modality_mask=mask)
 
-* A dict is ordered by its **sorted keys** (the order ``keras.tree`` uses); ``layer.modality_names``
-  holds that order after the first call, and column ``m`` of the mask belongs to the ``m``-th name.
+* A dict is ordered by :func:`mmlib._common.mask_columns` of its keys (the sorted names, the order
+  ``keras.tree`` uses); ``layer.modality_names`` holds that order after the first call, and column
+  ``m`` of the mask belongs to the ``m``-th name (the course's mask contract, see :mod:`mmlib`).
 * ``modality_mask`` is ``(batch, M)``, bool or 0/1 numbers: ``True``/``1`` = present,
   ``False``/``0`` = missing. A layer guarantees that a missing modality **cannot change its
   output**: the missing input is replaced by the neutral element of the method (zeros for sums and
@@ -27,6 +28,19 @@ registered Keras serializables (``package="mmlib"``), so models that use them su
 ``model.save`` / ``keras.models.load_model``, and they run inside ``tf.function`` and with
 ``jit_compile=True``.
 
+**Unequal batch sizes inside a graph.** A batch of 1 would broadcast silently against a batch of
+4, so the batch sizes are checked twice: when they are known while the layer is called (eager
+execution, or a ``tf.function`` traced for concrete shapes) the call raises ``ValueError``; when
+some are unknown (a ``tf.function`` with an ``input_signature`` whose batch axis is ``None``, or
+Keras' own ``fit`` / ``predict`` functions) the check runs in the graph (TensorFlow backend, see
+:func:`mmlib._common.assert_same_batch`) and the call raises
+``tf.errors.InvalidArgumentError`` naming the layer and the batch sizes, e.g.
+``LowRankFusion: modality 0, modality 1 must have the same batch size, got batch sizes [1 4]``;
+the same holds for a ``modality_mask`` whose batch size differs from the features'. XLA
+(``jit_compile=True``) ignores run-time asserts; there the check fails when XLA compiles the
+function for the concrete shapes, with an ``InvalidArgumentError`` that names the node
+``<Layer>_batch_sizes_must_be_equal`` and shows both shapes (e.g. ``f32[1,0] vs f32[4,0]``).
+
 References are given on each layer.
 """
 
@@ -40,6 +54,7 @@ import keras
 from keras import ops
 
 from mmlib._common import (
+    assert_same_batch,
     check_batch_sizes,
     check_modality_inputs,
     check_same_modalities,
@@ -47,6 +62,7 @@ from mmlib._common import (
     dtype_name,
     expand_to,
     is_shape,
+    mask_columns,
     numeric_dtype,
     presence_mask,
     shape_text,
@@ -73,6 +89,12 @@ def _normal(seed: int | None, i: int, stddev: float) -> keras.initializers.Initi
     return keras.initializers.RandomNormal(stddev=stddev, seed=_sub_seed(seed, i))
 
 
+def _keys_in_mask_order(mapping: Mapping) -> list:
+    """The keys of a dict of modalities in :func:`mask_columns` order (the mask's columns)."""
+    by_name = {str(k): k for k in mapping}
+    return [by_name[n] for n in mask_columns(by_name)]
+
+
 class FusionLayer(keras.layers.Layer):
     """Base class: list/dict handling, validation and masking shared by the fusion layers.
 
@@ -85,7 +107,7 @@ class FusionLayer(keras.layers.Layer):
     ``get_config`` of its own.
 
     Attributes set by ``build``: ``n_modalities`` (M), ``feature_dims`` (tuple of ``d_m``),
-    ``modality_names`` (sorted keys for dict inputs, ``None`` for lists).
+    ``modality_names`` (dict keys in :func:`mask_columns` order, ``None`` for lists).
     """
 
     min_modalities: int = 2
@@ -109,8 +131,8 @@ class FusionLayer(keras.layers.Layer):
     # -- shapes ---------------------------------------------------------------------------------
     def _shape_list(self, input_shape: Any) -> tuple[list[tuple], tuple[str, ...] | None]:
         if isinstance(input_shape, Mapping) and input_shape:
-            names = tuple(sorted(input_shape))
-            return [tuple(input_shape[k]) for k in names], names
+            keys = _keys_in_mask_order(input_shape)
+            return [tuple(input_shape[k]) for k in keys], tuple(str(k) for k in keys)
         if isinstance(input_shape, (list, tuple)) and input_shape and not is_shape(input_shape):
             return [tuple(s) for s in input_shape], None
         empty = isinstance(input_shape, (Mapping, list, tuple)) and not input_shape
@@ -158,8 +180,8 @@ class FusionLayer(keras.layers.Layer):
     def _split(self, inputs: Any) -> list:
         name = type(self).__name__
         if isinstance(inputs, Mapping):
-            names = tuple(sorted(inputs))
-            xs = [inputs[k] for k in names]
+            keys = _keys_in_mask_order(inputs)
+            names, xs = tuple(str(k) for k in keys), [inputs[k] for k in keys]
         elif isinstance(inputs, (list, tuple)):
             names, xs = None, list(inputs)
         else:
@@ -177,10 +199,19 @@ class FusionLayer(keras.layers.Layer):
 
     def _prepare(self, inputs: Any, modality_mask: Any) -> tuple[list, Any]:
         """Validated tensors, missing ones zeroed first (so not even a NaN there can reach the
-        output or the gradient), and the bool ``(batch, M)`` mask or ``None``."""
+        output or the gradient), and the bool ``(batch, M)`` mask or ``None``.
+
+        The batch sizes of the modalities (and of the mask) are checked also when they are only
+        known at run time (:func:`mmlib._common.assert_same_batch`)."""
         xs = self._split(inputs)
-        present = presence_mask(type(self).__name__, modality_mask, self.n_modalities,
-                                 xs[0].shape[0])
+        name = type(self).__name__
+        present = presence_mask(name, modality_mask, self.n_modalities, xs[0].shape[0])
+        labels = ([f"modality {m}" for m in range(len(xs))] if self.modality_names is None
+                  else list(self.modality_names))
+        if present is None:
+            xs = assert_same_batch(name, xs, labels)
+        else:
+            *xs, present = assert_same_batch(name, [*xs, present], [*labels, "modality_mask"])
         return self._fill_missing(xs, present), present
 
     def _fill_missing(self, xs: list, present: Any, fill: float = 0.0) -> list:
@@ -940,6 +971,13 @@ class CrossModalTransformer(keras.layers.Layer):
                              f"size, got {target.shape[0]} and {source.shape[0]}.")
         tmask = self._check_mask("target_mask", target_mask, target)
         smask = self._check_mask("source_mask", source_mask, source)
+        checked = {"target": target, "source": source, "target_mask": tmask, "source_mask": smask}
+        checked = {k: v for k, v in checked.items() if v is not None}
+        checked = dict(zip(checked, assert_same_batch("CrossModalTransformer",
+                                                      list(checked.values()), list(checked)),
+                           strict=True))
+        target, source = checked["target"], checked["source"]
+        tmask, smask = checked.get("target_mask"), checked.get("source_mask")
         attention_mask = None
         if tmask is not None:
             target = ops.where(tmask[:, :, None], target, ops.zeros_like(target))

@@ -11,6 +11,7 @@ import pytest
 import tensorflow as tf
 
 from mmlib import encoders as E
+from mmlib._common import derive_seed
 from mmlib.preprocess import LogMelSpectrogram
 
 B = 4
@@ -183,6 +184,16 @@ def test_seeded_encoders_reproduce():
     for wa, wb in zip(a.get_weights(), b.get_weights(), strict=True):
         np.testing.assert_array_equal(wa, wb)
     assert not np.allclose(a.get_weights()[0], c.get_weights()[0])
+    # the i-th seeded part gets derive_seed(seed, "encoder", i): same-shaped layers differ, and
+    # every seeded weight changes with the seed
+    assert a.get_layer("conv0").kernel_initializer.seed == derive_seed(0, "encoder", 1)
+    mlp0, mlp1 = E.tabular_mlp(6, (6, 6, 6), seed=0), E.tabular_mlp(6, (6, 6, 6), seed=1)
+    kernels0 = [mlp0.get_layer(f"dense{i}").kernel.numpy() for i in range(3)]
+    kernels1 = [mlp1.get_layer(f"dense{i}").kernel.numpy() for i in range(3)]
+    for i in range(3):
+        assert not np.allclose(kernels0[i], kernels1[i])
+        for j in range(i):
+            assert not np.allclose(kernels0[i], kernels0[j])
 
 
 def test_text_cnn_variable_length_accepts_texts_shorter_than_its_kernels():

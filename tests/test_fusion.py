@@ -675,3 +675,85 @@ def test_crossmodal_transformer_bad_input():
         layer(target, np.full((B, 3, 4), "x"))
     with pytest.raises(TypeError, match="target_mask must be bool or 0/1 numbers"):
         layer(target, source, target_mask=np.full((B, 5), "x"))
+
+
+# ------------------------------------------------- unequal batch sizes inside a tf.function
+BATCH_CASES = {  # one layer per fusion class, two modalities (d_1, d_2)
+    "EarlyFusion": (lambda: F.EarlyFusion(), (3, 4)),
+    "LateFusion": (lambda: F.LateFusion("mean"), (3, 3)),
+    "TensorFusion": (lambda: F.TensorFusion(), (3, 4)),
+    "LowRankFusion": (lambda: F.LowRankFusion(4, 2, seed=0), (3, 4)),
+    "GatedFusion": (lambda: F.GatedFusion(5, seed=0), (3, 4)),
+    "FiLM": (lambda: F.FiLM(target=0, seed=0), (3, 4)),
+    "BilinearFusion": (lambda: F.BilinearFusion(6, 3, seed=0), (3, 4)),
+    "AttentionFusion": (lambda: F.AttentionFusion(units=5, seed=0), (3, 4)),
+    "ProjectedFusion": (lambda: F.ProjectedFusion("sum", seed=0), (3, 4)),
+}
+
+
+@pytest.mark.parametrize("name", list(BATCH_CASES))
+def test_unequal_batch_sizes_raise_inside_tf_function(name):
+    """With a None batch axis in the input_signature the static check cannot see the sizes; a
+    batch of 1 must not broadcast silently against a batch of 4 (modalities or mask)."""
+    make, (d1, d2) = BATCH_CASES[name]
+    layer = make()
+    a, b = feats([(d1,), (d2,)], seed=40)
+    mask = np.ones((B, 2), "float32")
+    eager = keras.ops.convert_to_numpy(layer([a, b], modality_mask=mask))
+    spec = [tf.TensorSpec((None, d1)), tf.TensorSpec((None, d2)), tf.TensorSpec((None, 2))]
+    fused = tf.function(lambda x1, x2, m: layer([x1, x2], modality_mask=m), input_signature=spec)
+    np.testing.assert_allclose(fused(a, b, mask).numpy(), eager, rtol=1e-6, atol=1e-6)
+    with pytest.raises(tf.errors.InvalidArgumentError,
+                       match=rf"{name}: modality 0, modality 1, modality_mask must have the same "
+                             r"batch size, got batch sizes\] \[1 4 4\]"):
+        fused(a[:1], b, mask)
+    with pytest.raises(tf.errors.InvalidArgumentError, match=r"got batch sizes\] \[4 4 1\]"):
+        fused(a, b, mask[:1])
+
+
+def test_unequal_batch_sizes_inside_tf_function_name_the_dict_keys():
+    layer = F.LowRankFusion(4, 2, seed=0)
+    a, b = feats([(3,), (4,)], seed=43)
+    layer({"video": b, "audio": a})
+    named = tf.function(lambda x1, x2: layer({"video": x2, "audio": x1}),
+                        input_signature=[tf.TensorSpec((None, 3)), tf.TensorSpec((None, 4))])
+    assert tuple(named(a, b).shape) == (B, 4)  # no mask: the modalities are still checked
+    with pytest.raises(tf.errors.InvalidArgumentError,
+                       match=r"LowRankFusion: audio, video must have the same batch size, got "
+                             r"batch sizes\] \[4 1\]"):
+        named(a, b[:1])
+
+
+def test_crossmodal_transformer_unequal_batch_sizes_raise_inside_tf_function():
+    layer = F.CrossModalTransformer(2, 3, 8, seed=0)
+    target, source = feats([(5, 6), (3, 4)], seed=41)
+    smask = np.ones((B, 3), bool)
+    eager = keras.ops.convert_to_numpy(layer(target, source, source_mask=smask))
+    spec = [tf.TensorSpec((None, None, 6)), tf.TensorSpec((None, None, 4)),
+            tf.TensorSpec((None, None), tf.bool)]
+    fused = tf.function(lambda t, s, m: layer(t, s, source_mask=m), input_signature=spec)
+    np.testing.assert_allclose(fused(target, source, smask).numpy(), eager, rtol=1e-5,
+                               atol=1e-6)
+    with pytest.raises(tf.errors.InvalidArgumentError,
+                       match=r"CrossModalTransformer: target, source, source_mask must have the "
+                             r"same batch size, got batch sizes\] \[4 1 4\]"):
+        fused(target, source[:1], smask)
+
+
+def test_unequal_batch_sizes_under_xla_fail_at_compile_time():
+    """XLA ignores run-time asserts; the check fails when XLA compiles for the concrete shapes."""
+    layers = {"lowrank": F.LowRankFusion(4, 2, seed=0), "late": F.LateFusion("weighted")}
+    a, b = feats([(3,), (3,)], seed=42)
+    mask = np.array([[1, 1], [1, 0], [0, 1], [1, 1]], "float32")
+    eager = {k: keras.ops.convert_to_numpy(v([a, b], modality_mask=mask))
+             for k, v in layers.items()}
+    spec = [tf.TensorSpec((None, 3)), tf.TensorSpec((None, 3)), tf.TensorSpec((None, 2))]
+    fused = tf.function(lambda x1, x2, m: {k: v([x1, x2], modality_mask=m)
+                                           for k, v in layers.items()},
+                        input_signature=spec, jit_compile=True)
+    out = fused(a, b, mask)
+    for k in layers:
+        np.testing.assert_allclose(out[k].numpy(), eager[k], rtol=1e-5, atol=1e-6)
+    with pytest.raises(tf.errors.InvalidArgumentError,
+                       match=r"(?s)f32\[1,0\] vs f32\[4,0\].*Fusion_batch_sizes_must_be_equal"):
+        fused(a[:1], b, mask)
