@@ -8,6 +8,8 @@ import pandas as pd
 import pytest
 
 from mmlib import robust
+from mmlib._common import KINDS
+from mmlib._common import rng as seeded_rng
 
 # --------------------------------------------------------------------------------------------
 # sample inputs for every registered corruption
@@ -24,8 +26,14 @@ def _sample(kind: str, rng: np.random.Generator):
         ids[:, 8:] = 0  # right padding
         ids[0, 3:] = 0
         return ids.astype(np.int32)
+    if kind == "spectrogram":
+        return rng.normal(-4.0, 2.0, size=(4, 20, 16, 1)).astype(np.float32)  # log-mel like
     if kind == "tabular":
         return rng.normal(size=(20, 6))
+    if kind == "vector":
+        return rng.normal(5.0, 2.0, size=(10, 8)).astype(np.float32)
+    if kind == "heatmap":
+        return rng.normal(0.0, 10.0, size=(3, 16, 12)).astype(np.float32)  # e.g. dB
     if kind == "point_cloud":
         return rng.normal(size=(3, 64, 4)).astype(np.float32)
     if kind == "video":
@@ -36,21 +44,55 @@ def _sample(kind: str, rng: np.random.Generator):
 ALL = [(kind, name) for kind, names in robust.CORRUPTIONS.items() for name in names]
 
 
+def test_registry_is_keyed_by_the_shared_kinds():
+    assert sorted(robust.CORRUPTIONS) == sorted(KINDS)
+    assert list(robust.CORRUPTIONS) == list(KINDS)
+
+
 def test_registry_covers_required_corruptions():
     required = {
         "image": {"gaussian_noise", "gaussian_blur", "occlusion", "brightness", "contrast"},
         "audio": {"additive_noise", "segment_dropout"},
+        "spectrogram": {"time_mask", "frequency_mask", "gaussian_noise"},
         "text": {"typos", "word_drop"},
         "tabular": {"entry_drop", "noise"},
+        "vector": {"entry_drop", "noise"},
         "point_cloud": {"point_drop", "jitter"},
+        "heatmap": {"gaussian_noise", "occlusion"},
         "video": {"frame_drop"},
     }
+    assert set(required) == set(KINDS)
     for kind, names in required.items():
         assert names | {"remove_modality"} <= set(robust.CORRUPTIONS[kind])
+    # the same maths is the same function, registered under several kinds
+    c = robust.CORRUPTIONS
+    assert c["vector"]["noise"] is c["tabular"]["noise"] is robust.tabular_noise
+    assert c["vector"]["entry_drop"] is robust.tabular_entry_drop
+    assert c["heatmap"]["gaussian_noise"] is c["spectrogram"]["gaussian_noise"] \
+        is robust.image_gaussian_noise
+    assert c["heatmap"]["occlusion"] is robust.image_occlusion
+    assert all(names["remove_modality"] is robust.remove_modality for names in c.values())
+    assert robust.get_corruption("spectrogram", "time_mask") is robust.spectrogram_time_mask
+
+
+def test_package_reexports_every_public_name_of_its_files():
+    import importlib
+
+    files = ["corruptions.image", "corruptions.audio", "corruptions.spectrogram",
+             "corruptions.text", "corruptions.tabular", "corruptions.point_cloud",
+             "corruptions.video", "corruptions.missing", "corruptions.registry", "sweep",
+             "adversarial"]
+    seen = []
+    for name in files:
+        module = importlib.import_module(f"mmlib.robust.{name}")
+        for public in module.__all__:
+            assert getattr(robust, public) is getattr(module, public), (name, public)
+            seen.append(public)
+    assert sorted(seen) == sorted(robust.__all__)
 
 
 def test_severity_zero_is_bitwise_identity_and_shape_dtype_kept():
-    for kind, name in ALL:  # one test item for all 17 corruptions keeps the suite fast
+    for kind, name in ALL:  # one test item for all corruptions keeps the suite fast
         x = _sample(kind, np.random.default_rng(1))
         x_before = x.copy()
         y0 = robust.corrupt(kind, name, x, 0.0, seed=3)
@@ -86,8 +128,11 @@ def test_severity_outside_unit_interval_raises():
 
 def test_unknown_kind_or_corruption_lists_allowed_values():
     x = _sample("image", np.random.default_rng(0))
-    with pytest.raises(ValueError, match=r"kind must be one of \['audio', 'image'"):
+    with pytest.raises(ValueError, match=r"kind must be one of \['image', 'audio', "
+                                         r"'spectrogram', .*got 'picture'"):
         robust.corrupt("picture", "gaussian_noise", x, 0.3)
+    with pytest.raises(ValueError, match=r"kind must be one of .*'point_cloud'.*got 'points'"):
+        robust.corrupt("points", "jitter", x, 0.3)
     with pytest.raises(ValueError, match=r"corruption must be one of .*'occlusion'.*got 'fog'"):
         robust.corrupt("image", "fog", x, 0.3)
 
@@ -104,7 +149,7 @@ def test_bad_shapes_raise_clear_errors():
         robust.image_gaussian_noise(img, 0.5, value_range=1)
     with pytest.raises(ValueError, match=r"snr_db_range must be a pair \(snr_max, snr_min\)"):
         robust.audio_additive_noise(np.ones((2, 50)), 0.5, snr_db_range=(0.0, 10.0))
-    with pytest.raises(ValueError, match="fill must be a number, got 'x'"):
+    with pytest.raises(TypeError, match="fill must be a number, got 'x' of type str"):
         robust.image_occlusion(img, 0.5, fill="x")
     with pytest.raises(ValueError, match=r"scale must be a number >= 0 or an array of shape "
                                          r"\(2,\)"):
@@ -115,7 +160,7 @@ def test_bad_shapes_raise_clear_errors():
         robust.point_drop(np.ones((2, 1, 3)), 0.5)
     with pytest.raises(ValueError, match=r"token ids must be >= 0, got ids in \[-1, 3\]"):
         robust.text_typos(np.array([[1, 2, 3], [-1, 0, 0]]), 0.5)
-    with pytest.raises(ValueError, match="fill must be a string for a batch of texts"):
+    with pytest.raises(TypeError, match="fill must be a string for a batch of texts"):
         robust.remove_modality(["a b", "c"], 0.5, fill=0)
 
 
@@ -339,6 +384,102 @@ def test_remove_modality_mask_and_fraction():
     assert np.all(robust.remove_modality(x) == 0)  # default severity 1: removed everywhere
 
 
+def _bands(changed: np.ndarray) -> list[tuple[int, int]]:
+    """(start, stop) of the runs of True in a 1-D boolean array."""
+    edges = np.diff(np.concatenate([[0], changed.astype(int), [0]]))
+    return list(zip(np.flatnonzero(edges == 1), np.flatnonzero(edges == -1), strict=True))
+
+
+def test_spectrogram_time_mask_fills_one_band_of_frames_with_the_mean():
+    rng = np.random.default_rng(0)
+    x = rng.normal(-4.0, 2.0, size=(6, 40, 16)).astype(np.float32)
+    y = robust.spectrogram_time_mask(x, 0.25, seed=1)
+    starts = set()
+    for i in range(6):
+        frames = np.any(y[i] != x[i], axis=1)
+        (start, stop), = _bands(frames)  # one band of round(0.25 * 40) frames
+        assert stop - start == 10
+        mean = np.float32(x[i].astype(np.float64).mean())  # SpecAugment: the mean value
+        assert np.all(y[i][frames] == mean) and np.array_equal(y[i][~frames], x[i][~frames])
+        starts.add(start)
+    assert len(starts) > 1  # positions are random per spectrogram
+    # two bands of 10 frames each (they may overlap): between 10 and 20 frames hidden
+    two = robust.spectrogram_time_mask(x, 0.5, seed=1, n_masks=2, fill=0.0)
+    hidden = np.all(two == 0.0, axis=2).sum(axis=1)
+    assert np.all((hidden >= 10) & (hidden <= 20))
+    assert np.all(robust.spectrogram_time_mask(x, 1.0, fill=-20.0) == -20.0)
+
+
+def test_spectrogram_frequency_mask_hides_the_same_bins_in_every_frame():
+    rng = np.random.default_rng(0)
+    x = rng.normal(size=(5, 20, 32, 1)).astype(np.float32)
+    y = robust.spectrogram_frequency_mask(x, 0.25, seed=2, fill=-5.0)
+    for i in range(5):
+        bins = np.any(y[i, :, :, 0] != x[i, :, :, 0], axis=0)
+        (start, stop), = _bands(bins)
+        assert stop - start == 8  # round(0.25 * 32)
+        assert np.all(y[i, :, start:stop] == -5.0)
+        assert np.array_equal(y[i, :, ~bins], x[i, :, ~bins])
+
+
+def test_spectrogram_and_heatmap_bad_arguments():
+    spec = _sample("spectrogram", np.random.default_rng(0))
+    with pytest.raises(ValueError, match=r"x must be a spectrogram batch of shape \(batch, "
+                                         r"frames, bins\).*got an array of shape \(4, 20\)"):
+        robust.spectrogram_time_mask(spec[:, :, 0, 0], 0.5)
+    with pytest.raises(ValueError, match="n_masks must be an integer >= 1, got 0"):
+        robust.spectrogram_frequency_mask(spec, 0.5, n_masks=0)
+    with pytest.raises(TypeError, match="fill must be a number, got 'mean'"):
+        robust.spectrogram_time_mask(spec, 0.5, fill="mean")
+    with pytest.raises(ValueError, match="fill must be an integer for an integer spectrogram"):
+        robust.spectrogram_time_mask(np.ones((2, 4, 4), dtype=np.int16), 0.5, fill=0.5)
+    with pytest.raises(ValueError, match="severity must be a number in"):
+        robust.corrupt("spectrogram", "frequency_mask", spec, 2.0)
+    with pytest.raises(ValueError, match=r"x must be an image batch .*heatmaps.*shape \(8, 8\)"):
+        robust.corrupt("heatmap", "occlusion", np.zeros((8, 8)), 0.5)
+    with pytest.raises(ValueError, match=r"x must be a table or feature-vector batch"):
+        robust.corrupt("vector", "noise", np.zeros((4, 3, 2)), 0.5)
+
+
+def test_heatmap_corruptions_keep_the_channel_axis_and_value_range():
+    rng = np.random.default_rng(0)
+    x = rng.normal(0.0, 10.0, size=(4, 16, 8, 1)).astype(np.float32)
+    lo, hi = x.min(), x.max()
+    y = robust.corrupt("heatmap", "gaussian_noise", x, 0.3, seed=0)
+    assert y.shape == x.shape and y.dtype == x.dtype and y.min() >= lo and y.max() <= hi
+    z = robust.corrupt("heatmap", "occlusion", x, 0.25, seed=0)
+    assert np.all((z != x).sum(axis=(1, 2, 3)) == 8 * 4) and np.all(z[z != x] == lo)
+
+
+# --------------------------------------------------------------------------------------------
+# every corruption on every modality of every course dataset
+# --------------------------------------------------------------------------------------------
+
+
+def test_every_corruption_runs_on_every_course_dataset_modality():
+    from mmlib import data
+
+    cases = [(name, {}) for name in data.DATASETS]
+    cases.append(("av_digits", {"audio_features": "log_mel"}))  # the spectrogram kind
+    problems, seen_kinds = [], set()
+    for name, kwargs in cases:
+        ds = data.load(name, n_samples=64, **kwargs)
+        for m, x in ds.modalities.items():
+            kind = ds.kinds[m]
+            seen_kinds.add(kind)
+            assert kind in robust.CORRUPTIONS, (
+                f"{name}.{m} has kind {kind!r}, not one of mmlib._common.KINDS {KINDS}")
+            for corruption in robust.CORRUPTIONS[kind]:
+                y = robust.corrupt(kind, corruption, x, 0.5, seed=0)
+                if y.shape != x.shape or y.dtype != x.dtype:
+                    problems.append((name, m, corruption, "shape/dtype", y.shape, y.dtype))
+                elif np.array_equal(y, x, equal_nan=True):
+                    problems.append((name, m, corruption, "no change at severity 0.5"))
+    assert not problems, problems
+    assert {"image", "audio", "spectrogram", "text", "tabular", "vector", "point_cloud",
+            "heatmap", "video"} <= seen_kinds
+
+
 # --------------------------------------------------------------------------------------------
 # the sweep: only the named modality, only the selected samples
 # --------------------------------------------------------------------------------------------
@@ -375,7 +516,7 @@ def test_sweep_corrupts_only_the_named_modality_and_selected_samples():
     assert list(df.columns) == ["modality", "kind", "corruption", "severity", "metric", "value",
                                 "n_corrupted"]
     assert len(df) == 6 and len(model.calls) == 6
-    expected_sel = np.sort(np.random.default_rng(3).choice(60, size=15, replace=False))
+    expected_sel = np.sort(seeded_rng(3, "samples").choice(60, size=15, replace=False))
     for row, seen in zip(df.itertuples(), model.calls, strict=True):
         other = "b" if row.modality == "a" else "a"
         assert seen[other].tobytes() == originals[other].tobytes()
@@ -402,7 +543,7 @@ def test_sweep_on_strings_corrupts_exactly_the_selected_texts():
     robust.robustness_sweep(model, inputs, y, [("t", "text", "typos")], severities=[0.5],
                             fraction=0.5, seed=7)
     seen = model.calls[0]["t"]
-    sel = np.sort(np.random.default_rng(7).choice(20, size=10, replace=False))
+    sel = np.sort(seeded_rng(7, "samples").choice(20, size=10, replace=False))
     expected = texts.astype(object)
     expected[sel] = robust.text_typos(texts[sel], 0.5, seed=7)  # the subset, corrupted directly
     assert list(seen) == list(expected)  # no truncation, unselected texts unchanged
@@ -477,6 +618,10 @@ def test_sweep_bad_arguments():
         robust.robustness_sweep(_RecordingModel(), inputs, y, noise, mask_inputs={"a": "m"})
     with pytest.raises(ValueError, match=r"the mask input name\) must be one of \['a', 'b'\]"):
         robust.robustness_sweep(_RecordingModel(), inputs, y, noise, mask_inputs={"a": ("m", 0)})
+    with pytest.raises(TypeError, match="metric must be one of"):
+        robust.robustness_sweep(_RecordingModel(), inputs, y, noise, metric=3)
+    with pytest.raises(ValueError, match=r"kind must be one of .*got 'table'"):
+        robust.robustness_sweep(_RecordingModel(), inputs, y, [("a", "table", "noise")])
 
 
 # --------------------------------------------------------------------------------------------
@@ -612,13 +757,23 @@ def test_fgsm_beats_random_sign_noise_and_adversarial_training_helps():
 
 
 
-def test_adversarial_model_saves_and_loads(tmp_path):
+def test_adversarial_model_attack_equals_fgsm_and_saves_and_loads(tmp_path):
     keras.utils.set_random_seed(0)
     x, y = _fgsm_data(32, 0)
-    trainer = robust.FGSMAdversarialModel(_fgsm_model(), epsilon=0.1, modality="a", clip=(-5, 5))
+    base = _fgsm_model()
+    trainer = robust.FGSMAdversarialModel(base, epsilon=0.1, modality="a", clip=(-5, 5))
     trainer.compile(optimizer="adam",
                     loss=keras.losses.SparseCategoricalCrossentropy(from_logits=True))
-    trainer.fit(x, y, epochs=1, verbose=0)
+    # the training-time attack is fgsm (same signs; only the attacked input changes, clipped)
+    x_adv = trainer.adversarial_inputs(x, y)
+    expected = robust.fgsm(base, x, y, 0.1, modality="a", from_logits=True, clip=(-5, 5))
+    np.testing.assert_allclose(keras.ops.convert_to_numpy(x_adv["a"]), expected["a"], atol=1e-6)
+    np.testing.assert_array_equal(keras.ops.convert_to_numpy(x_adv["b"]), x["b"])
+    x_big = dict(x, a=x["a"] * 10.0)
+    clipped = keras.ops.convert_to_numpy(trainer.adversarial_inputs(x_big, y)["a"])
+    assert clipped.min() == -5.0 and clipped.max() == 5.0
+    trainer(x)  # build the wrapper and its optimizer (training itself is tested above)
+    trainer.optimizer.build(trainer.trainable_variables)
     path = tmp_path / "adv.keras"
     trainer.save(path)
     loaded = keras.saving.load_model(path)
