@@ -35,7 +35,14 @@ import tensorflow as tf
 from scipy import optimize, special
 from sklearn.base import BaseEstimator
 
-from mmlib._common import check_inputs, class_labels, class_predictions, predict_single_output
+from mmlib._common import (
+    MASK_INPUT,
+    check_inputs,
+    class_labels,
+    class_predictions,
+    mask_columns,
+    predict_single_output,
+)
 from mmlib._validate import check_choice, check_float, check_int, check_numeric_array
 
 __all__ = [
@@ -340,9 +347,10 @@ def modality_shapley(model_or_value_fn: Any, inputs: Mapping[str, Any] | None = 
       ``"accuracy"``, or a callable ``value(labels, predictions) -> float``.
       Absent modalities are replaced by ``baseline``: ``"zeros"``; ``"mean"`` (the modality's mean
       over the given samples, broadcast to every sample); ``{modality: array broadcastable to the
-      input}``; or ``"mask"``: the model takes a presence-mask input ``mask_input`` of shape
-      ``(n, len(modalities))`` whose column ``j`` belongs to ``modalities[j]``; an absent
-      modality gets 0 in its column and its data is zeroed too.
+      input}``; or ``"mask"``: the model takes a presence-mask input ``mask_input`` (default
+      ``"modality_mask"``) with one column per other input, in sorted name order (the course
+      contract, :func:`mmlib._common.mask_columns`); an absent modality gets 0 in its column and
+      its data is zeroed too.
 
     Args:
         model_or_value_fn: a model / callable on a dict of inputs, or a set function.
@@ -351,7 +359,8 @@ def modality_shapley(model_or_value_fn: Any, inputs: Mapping[str, Any] | None = 
         labels: ``(n,)`` class labels (or one-hot) for the built-in ``value`` choices.
         baseline: ``"zeros"``, ``"mean"``, ``"mask"`` or a dict (see above).
         value: ``"probability"``, ``"accuracy"`` or a callable.
-        mask_input: name of the mask input (``baseline="mask"`` only).
+        mask_input: name of the mask input (``baseline="mask"`` only; default
+            ``"modality_mask"``).
         batch_size: prediction batch size.
 
     Returns:
@@ -365,6 +374,8 @@ def modality_shapley(model_or_value_fn: Any, inputs: Mapping[str, Any] | None = 
         set_fn = model_or_value_fn
     else:
         arrays, labels_arr, _ = check_inputs(inputs, labels)
+        if isinstance(baseline, str) and baseline == "mask" and mask_input is None:
+            mask_input = MASK_INPUT
         if labels is None and not callable(value):
             raise ValueError(f"labels are required for value={value!r}; pass labels=... or a "
                              "callable value that ignores them.")
@@ -379,9 +390,11 @@ def modality_shapley(model_or_value_fn: Any, inputs: Mapping[str, Any] | None = 
         if isinstance(baseline, str) and baseline == "mask":
             check_choice("mask_input", mask_input, list(arrays))
             mask = arrays[mask_input]
-            if mask.ndim != 2 or mask.shape[1] != len(players):
-                raise ValueError(f"inputs[{mask_input!r}] must have shape (n, {len(players)}) "
-                                 f"(one column per modality), got {mask.shape}.")
+            columns = mask_columns(k for k in arrays if k != mask_input)
+            if mask.ndim != 2 or mask.shape[1] != len(columns):
+                raise ValueError(f"inputs[{mask_input!r}] must have shape (n, {len(columns)}) "
+                                 f"(one column per modality, in the order {columns}), got "
+                                 f"{mask.shape}.")
             fill = {p: np.zeros_like(arrays[p]) for p in players}
         elif isinstance(baseline, str):
             choice = check_choice("baseline", baseline, ["zeros", "mean", "mask"])
@@ -411,9 +424,9 @@ def modality_shapley(model_or_value_fn: Any, inputs: Mapping[str, Any] | None = 
                     batch[p] = fill[p]
             if baseline == "mask":
                 mask = arrays[mask_input].copy()
-                for j, p in enumerate(players):
+                for p in players:
                     if p not in present:
-                        mask[:, j] = 0
+                        mask[:, columns.index(p)] = 0
                 batch[mask_input] = mask
             pred = predict_single_output(model_or_value_fn, batch, batch_size)
             return float(value_fn(labels_arr, pred))

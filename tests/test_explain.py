@@ -380,3 +380,24 @@ def test_temperature_scaling_binary_logits_and_errors():
     with pytest.raises(ValueError, match=r"labels must lie in \[0, 2\), got \[0, 7\]"):
         ts.score(z[:2], np.array([0, 7]))
     assert math.isfinite(ts.score(z, y))
+
+
+def test_shapley_mask_columns_follow_the_contract_for_unsorted_inputs():
+    """Inputs given as (image, audio): the mask's column 0 is audio, column 1 image (sorted)."""
+    ii = keras.Input((3,), name="image")
+    ia = keras.Input((3,), name="audio")
+    im = keras.Input((2,), name="modality_mask")
+    s_audio = keras.layers.Dense(1, kernel_initializer="ones", use_bias=False)(ia)
+    s_image = keras.layers.Dense(1, kernel_initializer="zeros", use_bias=False)(ii)
+    scores = keras.layers.Concatenate()([s_audio, s_image])  # column order = sorted names
+    logit = keras.layers.Dense(1, kernel_initializer="ones", use_bias=False)(
+        keras.layers.Multiply()([scores, im]))
+    model = keras.Model({"image": ii, "audio": ia, "modality_mask": im},
+                        keras.layers.Activation("sigmoid")(logit))
+    rng = np.random.default_rng(2)
+    inputs = {"image": rng.normal(size=(20, 3)).astype(np.float32),
+              "audio": rng.normal(size=(20, 3)).astype(np.float32) + 2.0,
+              "modality_mask": np.ones((20, 2), np.float32)}
+    res = explain.modality_shapley(model, inputs, labels=np.ones(20, int), baseline="mask")
+    # only audio carries signal: all credit goes to audio, none to image
+    assert res.values["audio"] > 0.2 and res.values["image"] == pytest.approx(0.0, abs=1e-6)

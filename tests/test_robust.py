@@ -808,3 +808,17 @@ def test_fgsm_bad_arguments():
         robust.robustness_summary({"value": [1.0]})
     with pytest.raises(ValueError, match="accuracies must be a number or a 1-D sequence"):
         robust.relative_robustness("high")
+
+
+def test_sweep_follows_the_mask_contract_by_default():
+    """With a "modality_mask" input, its columns are the other inputs in sorted order."""
+    inputs, y = _toy_inputs(n=40)
+    inputs = {"b": inputs["b"], "a": inputs["a"],  # given in unsorted order
+              "modality_mask": np.ones((40, 2), dtype=np.float32)}
+    model = _RecordingModel()
+    robust.robustness_sweep(model, inputs, y, [("b", "image", "remove_modality")],
+                            severities=[1.0])
+    seen = model.calls[0]
+    # sorted: a is column 0, b column 1
+    np.testing.assert_array_equal(seen["modality_mask"][:, 1], 0.0)
+    np.testing.assert_array_equal(seen["modality_mask"][:, 0], 1.0)

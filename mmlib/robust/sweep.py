@@ -23,7 +23,14 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from mmlib._common import accuracy, check_inputs, predict_single_output, rng
+from mmlib._common import (
+    MASK_INPUT,
+    accuracy,
+    check_inputs,
+    mask_columns,
+    predict_single_output,
+    rng,
+)
 from mmlib._validate import check_choice, check_float, check_int
 from mmlib.robust._arrays import check_severity
 from mmlib.robust.corruptions.missing import remove_modality
@@ -59,9 +66,11 @@ def robustness_sweep(model: Any, inputs: Mapping[str, Any], labels: Any,
 
     The corruption seed is ``seed`` for every severity (common random numbers), so the curve
     changes only through the severity, and ``corrupt(kind, name, x[selected], severity, seed)``
-    reproduces what the model saw. When ``mask_inputs`` maps a modality key to
-    ``(mask_input_name, column)``, ``remove_modality`` also writes 0 into that column of the mask
-    input for the removed samples (models with a presence mask ``(batch, M)``).
+    reproduces what the model saw. ``remove_modality`` also writes 0 into the modality's column of
+    the presence mask for the removed samples: by the course contract, when ``inputs`` holds
+    ``"modality_mask"`` (:data:`mmlib._common.MASK_INPUT`) its columns belong to the other inputs
+    in sorted name order (:func:`mmlib._common.mask_columns`); ``mask_inputs`` overrides that for
+    models with another layout.
 
     Args:
         model: a ``keras.Model`` (anything with ``predict``) or a callable on a dict of inputs,
@@ -77,7 +86,8 @@ def robustness_sweep(model: Any, inputs: Mapping[str, Any], labels: Any,
         seed: seed of sample selection and corruptions.
         batch_size: prediction batch size.
         fraction: fraction of samples to corrupt, in (0, 1].
-        mask_inputs: ``{modality_key: (mask input name, column)}``.
+        mask_inputs: ``{modality_key: (mask input name, column)}``; default: the contract's
+            ``"modality_mask"`` columns when that input is present, else none.
 
     Returns:
         Tidy DataFrame with one row per (corruption, severity) and columns ``modality``,
@@ -104,6 +114,9 @@ def robustness_sweep(model: Any, inputs: Mapping[str, Any], labels: Any,
     seed = check_int("seed", seed, minimum=0)
     batch_size = check_int("batch_size", batch_size, minimum=1)
     fraction = check_float("fraction", fraction, minimum=0.0, maximum=1.0, include_min=False)
+    if mask_inputs is None and MASK_INPUT in arrays:
+        columns = mask_columns(k for k in arrays if k != MASK_INPUT)
+        mask_inputs = {m: (MASK_INPUT, j) for j, m in enumerate(columns)}
     mask_inputs = dict(mask_inputs or {})
     for key, target in mask_inputs.items():
         if (not isinstance(target, tuple | list) or len(target) != 2
