@@ -94,10 +94,21 @@ def _dropout(rate: float, seeds: _Seeds, x: Any) -> Any:
     return layers.Dropout(rate, seed=seeds.next())(x) if rate > 0 else x
 
 
+CNN_POOLINGS = ("auto", "flatten", "avg", "max", "time")
+"""How a CNN turns its last feature map into one vector (``pooling`` of the CNN encoders)."""
+
+
 def _cnn_head(x: Any, filters: tuple[int, ...], embed_dim: int, dropout: float,
-              batch_norm: bool, seeds: _Seeds) -> Any:
-    """``[Conv3x3 → (BN) → ReLU → MaxPool2]`` per filter count, global average pooling,
-    (dropout), ``Dense(embed_dim, relu)``: ``(batch, H, W, C)`` → ``(batch, embed_dim)``."""
+              batch_norm: bool, seeds: _Seeds, pooling: str = "auto") -> Any:
+    """``[Conv3x3 → (BN) → ReLU → MaxPool2]`` per filter count, pooling, (dropout),
+    ``Dense(embed_dim, relu)``: ``(batch, H, W, C)`` → ``(batch, embed_dim)``.
+
+    ``pooling``: ``"flatten"`` keeps *where* each feature fired (needed when position matters,
+    e.g. the strokes of a digit: a two-block CNN with global average pooling cannot tell a 6
+    from a 9 and barely learns small digit images); ``"avg"`` / ``"max"``: global pooling
+    (any H, W); ``"time"``: mean over axis 1 only (time of a spectrogram), keeping the frequency
+    axis; ``"auto"``: ``"flatten"`` when H and W are known, else ``"avg"``.
+    """
     for i, f in enumerate(filters):
         x = layers.Conv2D(f, 3, padding="same", use_bias=not batch_norm,
                           kernel_initializer=seeds.he(), name=f"conv{i}")(x)
@@ -105,7 +116,20 @@ def _cnn_head(x: Any, filters: tuple[int, ...], embed_dim: int, dropout: float,
             x = layers.BatchNormalization(name=f"bn{i}")(x)
         x = layers.Activation("relu", name=f"relu{i}")(x)
         x = layers.MaxPooling2D(2, padding="same", name=f"pool{i}")(x)
-    x = layers.GlobalAveragePooling2D(name="gap")(x)
+    if pooling == "auto":
+        pooling = "flatten" if None not in tuple(x.shape[1:3]) else "avg"
+    if pooling == "flatten":
+        if None in tuple(x.shape[1:3]):
+            raise ValueError(f"pooling='flatten' needs a known height and width, got feature "
+                             f"maps of shape {tuple(x.shape)}; use pooling='avg' or 'time'.")
+        x = layers.Flatten(name="flatten")(x)
+    elif pooling == "avg":
+        x = layers.GlobalAveragePooling2D(name="gap")(x)
+    elif pooling == "max":
+        x = layers.GlobalMaxPooling2D(name="gmp")(x)
+    else:  # "time": (batch, T', F', C) -> mean over T' -> (batch, F' * C)
+        x = layers.Reshape((-1, x.shape[2] * x.shape[3]), name="time_major")(x)
+        x = layers.GlobalAveragePooling1D(name="time_mean")(x)
     x = _dropout(dropout, seeds, x)
     return layers.Dense(embed_dim, activation="relu", kernel_initializer=seeds.he(),
                         name="embed")(x)
@@ -113,9 +137,10 @@ def _cnn_head(x: Any, filters: tuple[int, ...], embed_dim: int, dropout: float,
 
 def image_cnn(input_shape: Sequence[int] = (32, 32, 3), filters: Sequence[int] = (16, 32),
               embed_dim: int = 64, dropout: float = 0.0, batch_norm: bool = False,
-              seed: int | None = None, name: str = "image_cnn") -> keras.Model:
+              pooling: str = "auto", seed: int | None = None,
+              name: str = "image_cnn") -> keras.Model:
     """A small VGG-style image CNN: ``[Conv3x3 → (BN) → ReLU → MaxPool2]`` per entry of
-    ``filters``, global average pooling, ``Dense(embed_dim, relu)``.
+    ``filters``, pooling (flatten by default), ``Dense(embed_dim, relu)``.
 
     Args:
         input_shape: ``(H, W, C)``, channels last (``None`` allowed for H and W).
@@ -123,6 +148,10 @@ def image_cnn(input_shape: Sequence[int] = (32, 32, 3), filters: Sequence[int] =
         embed_dim: size of the output feature.
         dropout: dropout rate before the last Dense layer, in [0, 1).
         batch_norm: add batch normalisation after each convolution.
+        pooling: ``"auto"`` (flatten the last feature map when H and W are known, else global
+            average), ``"flatten"``, ``"avg"`` or ``"max"``. Flattening keeps where features
+            are; a two-block CNN with global average pooling reaches only ~0.16 on 800
+            ``av_digits`` images where the flattened one reaches ~0.70 (10 epochs).
         seed: seed of initializers and dropout.
         name: model name.
 
@@ -131,8 +160,9 @@ def image_cnn(input_shape: Sequence[int] = (32, 32, 3), filters: Sequence[int] =
     """
     input_shape = _check_shape("input_shape", input_shape, 3)
     filters, embed_dim, dropout = _check_cnn_args(filters, embed_dim, dropout)
+    pooling = check_choice("pooling", pooling, CNN_POOLINGS[:4])
     inp = keras.Input(input_shape, name=f"{name}_input")
-    out = _cnn_head(inp, filters, embed_dim, dropout, batch_norm, _Seeds(seed))
+    out = _cnn_head(inp, filters, embed_dim, dropout, batch_norm, _Seeds(seed), pooling)
     return keras.Model(inp, out, name=name)
 
 
@@ -416,8 +446,8 @@ def text_transformer(vocab_size: int, sequence_length: int, embed_dim: int = 32,
 
 def audio_cnn(input_shape: Sequence[int | None] = (None, 32), filters: Sequence[int] = (16, 32),
               embed_dim: int = 64, dropout: float = 0.0, batch_norm: bool = False,
-              frontend: layers.Layer | None = None, seed: int | None = None,
-              name: str = "audio_cnn") -> keras.Model:
+              frontend: layers.Layer | None = None, pooling: str = "time",
+              seed: int | None = None, name: str = "audio_cnn") -> keras.Model:
     """A 2-D CNN over a log-mel spectrogram (time × mel treated as an image, as in Hershey et al.,
     2017, "CNN Architectures for Large-Scale Audio Classification", ICASSP).
 
@@ -430,6 +460,9 @@ def audio_cnn(input_shape: Sequence[int | None] = (None, 32), filters: Sequence[
         dropout: dropout before the last Dense layer.
         batch_norm: batch normalisation after each convolution.
         frontend: optional layer applied first, e.g. ``LogMelSpectrogram`` on raw waveforms.
+        pooling: ``"time"`` (default: average over time, keep the mel axis — which frequencies
+            sound matters, and any length works), ``"flatten"`` (fixed length), ``"avg"`` or
+            ``"max"`` (global).
         seed: seed of initializers and dropout.
         name: model name.
 
@@ -446,6 +479,7 @@ def audio_cnn(input_shape: Sequence[int | None] = (None, 32), filters: Sequence[
         rank = len(input_shape) if isinstance(input_shape, Sequence) else 1
         input_shape = _check_shape("input_shape", input_shape, max(rank, 1))
     filters, embed_dim, dropout = _check_cnn_args(filters, embed_dim, dropout)
+    pooling = check_choice("pooling", pooling, CNN_POOLINGS[1:])
     inp = keras.Input(input_shape, name=f"{name}_input")
     x = frontend(inp) if frontend is not None else inp
     if len(x.shape) != 3:
@@ -453,7 +487,7 @@ def audio_cnn(input_shape: Sequence[int | None] = (None, 32), filters: Sequence[
                          f"{tuple(x.shape)}.")
     x = layers.Reshape((-1, x.shape[-1], 1) if x.shape[1] is None else (x.shape[1], x.shape[2], 1),
                        name="add_channel")(x)
-    out = _cnn_head(x, filters, embed_dim, dropout, batch_norm, _Seeds(seed))
+    out = _cnn_head(x, filters, embed_dim, dropout, batch_norm, _Seeds(seed), pooling)
     return keras.Model(inp, out, name=name)
 
 
