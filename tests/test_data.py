@@ -19,7 +19,7 @@ from sklearn.pipeline import make_pipeline
 from sklearn.preprocessing import StandardScaler
 from threadpoolctl import threadpool_limits
 
-from mmlib import data
+from mmlib import data, viz
 from mmlib._common import KINDS, MASK_INPUT, derive_seed, mask_columns
 
 matplotlib.use("Agg")
@@ -814,7 +814,7 @@ def test_plot_samples_draws_every_modality(name):
         n_cols = sum(panels[k] for k in ds.kinds.values())
         assert len([a for a in axes if a.get_label() != "<colorbar>"]) == 3 * n_cols
         grid = axes[: 3 * n_cols].reshape(3, n_cols)
-        rows = np.sort(np.random.default_rng(2).choice(30, size=3, replace=False))
+        rows = viz.choose_samples(ds, 3, seed=2)
         col = 0
         for m, kind in ds.kinds.items():
             for r, i in enumerate(rows):

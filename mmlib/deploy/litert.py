@@ -13,6 +13,7 @@
 from __future__ import annotations
 
 import os
+import sys
 import tempfile
 from collections.abc import Iterable, Mapping
 from pathlib import Path
@@ -281,6 +282,10 @@ class LiteRTModel:
                                  "(not found).")
             content = self.path.read_bytes()
         self.size_bytes = len(content)
+        self._content, self._num_threads = content, num_threads
+        self.delegate = "XNNPACK"
+        """``"XNNPACK"`` (the default CPU delegate) or ``"none"`` when XNNPACK could not prepare
+        the graph (some int8 graphs) and the plain built-in kernels run it instead."""
         with quiet_native_stderr():
             try:
                 self._interpreter = _interpreter_class()(model_content=content,
@@ -330,13 +335,31 @@ class LiteRTModel:
         scale, zero_point = d["quantization"]
         return (scale * (y.astype(np.float32) - zero_point)).astype(np.float32)
 
+    def _without_xnnpack(self) -> None:
+        """Re-open the model with the built-in kernels only (no default delegate)."""
+        cls = _interpreter_class()
+        module = sys.modules[cls.__module__]
+        resolver = getattr(module, "OpResolverType", None) or tf.lite.experimental.OpResolverType
+        with quiet_native_stderr():
+            self._interpreter = cls(model_content=self._content, num_threads=self._num_threads,
+                                    experimental_op_resolver_type=resolver
+                                    .BUILTIN_WITHOUT_DEFAULT_DELEGATES)
+            self._runner = self._interpreter.get_signature_runner(self.signature)
+        self.delegate = "none"
+
     def _run(self, arrays: Mapping[str, np.ndarray]) -> dict[str, np.ndarray]:
         feed = {n: self._quantize(n, arrays[n]) for n in self.input_names}
-        if self._first_call:  # the XNNPACK delegate announces itself on fd 2 once
-            with quiet_native_stderr():
+        try:
+            if self._first_call:  # the XNNPACK delegate announces itself on fd 2 once
+                with quiet_native_stderr():
+                    raw = self._runner(**feed)
+                self._first_call = False
+            else:
                 raw = self._runner(**feed)
-            self._first_call = False
-        else:
+        except RuntimeError as err:  # XNNPACK rejects some int8 graphs when (re)preparing them
+            if "xnnpack" not in str(err).lower() or self.delegate != "XNNPACK":
+                raise
+            self._without_xnnpack()
             raw = self._runner(**feed)
         return {n: self._dequantize(n, np.asarray(raw[n])) for n in self.output_names}
 
