@@ -36,6 +36,12 @@ class LogMelSpectrogram(keras.layers.Layer):
     ``mel(f) = 2595·log10(1 + f/700) = 1127·ln(1 + f/700)`` (O'Shaughnessy, 1987, *Speech
     Communication: Human and Machine*, Addison-Wesley; Young et al., *The HTK Book*).
 
+    **Int8 export:** keep this layer *outside* a model you quantize to int8 (compute log-mels in
+    the input pipeline, or export float16): inside an int8 graph the power spectrum, which spans
+    many orders of magnitude, gets a single int8 scale, and the quantized model's predictions no
+    longer follow the float model's (measured in ``tests/test_pipeline.py``'s set-up: no agreement
+    on the 10 samples the float model was surest about, on ``av_digits`` and ``watch``).
+
     Input ``(batch, n_samples)`` float; output ``(batch, frames, n_mels)`` with
     ``frames = 1 + (n_samples - frame_length) // frame_step``.
 
