@@ -216,7 +216,7 @@ def check_modality_inputs(owner: str, inputs: Any, numeric: bool = True) -> None
     else:
         got = (f"a single tensor of shape {tuple(inputs.shape)}" if hasattr(inputs, "shape")
                else f"{type(inputs).__name__} {inputs!r}")
-        raise ValueError(f"{owner} expects inputs as a list or dict of modality tensors "
+        raise TypeError(f"{owner} expects inputs as a list or dict of modality tensors "
                          f"[(batch, d_1), ..., (batch, d_M)], got {got}.")
     if not items:
         raise ValueError(f"{owner} expects at least one modality tensor, got an empty {kind}.")
@@ -296,9 +296,11 @@ def predict_single_output(model: Any, inputs: Mapping[str, Any], batch_size: int
 def check_inputs(inputs: Any, labels: Any = None
                  ) -> tuple[dict[str, np.ndarray], np.ndarray | None, int]:
     """Validate a dict of same-length arrays (and labels): ``(arrays, labels, n_samples)``."""
-    if not isinstance(inputs, Mapping) or not inputs:
-        raise ValueError(f"inputs must be a non-empty dict {{input name: array}}, got "
-                         f"{type(inputs).__name__}.")
+    if not isinstance(inputs, Mapping):
+        raise TypeError(f"inputs must be a dict {{input name: array}}, got "
+                        f"{type(inputs).__name__}.")
+    if not inputs:
+        raise ValueError("inputs must be a non-empty dict {input name: array}, got an empty one.")
     arrays = {k: np.asarray(v) for k, v in inputs.items()}
     sizes = {k: v.shape[0] if v.ndim else 0 for k, v in arrays.items()}
     n = next(iter(sizes.values()))

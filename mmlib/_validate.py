@@ -53,14 +53,15 @@ def check_choice(name: str, value: Any, allowed: Iterable[Any]) -> Any:
 
 
 def check_numeric_array(name: str, value: Any) -> np.ndarray:
-    """Return ``value`` as a float64 array, or raise naming ``name`` (strings, ragged lists)."""
+    """Return ``value`` as a float64 array, or raise naming ``name``: ``TypeError`` for values of
+    the wrong type (strings, objects), ``ValueError`` for ragged nested lists."""
     try:
         arr = np.asarray(value)
     except (ValueError, TypeError) as err:  # ragged nested lists
         raise ValueError(f"{name} must be a numeric array, got a {type(value).__name__} that numpy "
                          f"cannot turn into one ({err}).") from None
     if arr.dtype.kind not in "biuf":
-        raise ValueError(f"{name} must hold numbers (integer or floating dtype), got dtype "
+        raise TypeError(f"{name} must hold numbers (integer or floating dtype), got dtype "
                          f"{arr.dtype} from a {type(value).__name__}.")
     return arr.astype(np.float64, copy=False)
 

@@ -333,7 +333,7 @@ def test_ece_errors():
         explain.expected_calibration_error(np.array([[0.5, 0.5]]), np.array([4]))
     with pytest.raises(ValueError, match="labels must be integer class ids"):
         explain.expected_calibration_error(np.array([[0.5, 0.5]]), np.array([0.7]))
-    with pytest.raises(ValueError, match="probs must hold numbers"):
+    with pytest.raises(TypeError, match="probs must hold numbers"):
         explain.expected_calibration_error([["a", "b"]], np.array([0]))
 
 

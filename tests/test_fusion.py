@@ -497,8 +497,8 @@ def test_bad_input_raises_value_error():
         F.BilinearFusion(rank=-2)
     with pytest.raises(ValueError, match="at least 2 modalities, got 1"):
         F.GatedFusion(3)(xs[:1])
-    with pytest.raises(ValueError, match="list or dict of modality tensors"):
-        F.EarlyFusion()(xs[0])
+    with pytest.raises(TypeError, match="list or dict of modality tensors"):
+        F.EarlyFusion()(xs[0])  # a wrong type: one tensor instead of a list
     with pytest.raises(ValueError, match=r"modality 0 must have shape \(batch, d\)"):
         F.TensorFusion()([np.zeros((B, 2, 3)), xs[1]])
     with pytest.raises(ValueError, match="mode must be one of"):
@@ -535,7 +535,7 @@ def test_wrong_structure_or_dtype_is_reported_before_keras(make):
         make()([])
     with pytest.raises(ValueError, match="at least one modality tensor, got an empty dict"):
         make()({})
-    with pytest.raises(ValueError, match="list or dict of modality tensors .* got int 5"):
+    with pytest.raises(TypeError, match="list or dict of modality tensors .* got int 5"):
         make()(5)
     with pytest.raises(TypeError, match="modality 1 must be a tensor or NumPy array, got NoneType"):
         make()([xs[0], None])

@@ -206,7 +206,7 @@ def test_modality_dropout_errors():
         layer([np.ones((4, 2), "float32")] * 2, modality_mask=np.ones((5, 2)))
     with pytest.raises(ValueError, match="at least one modality"):
         ModalityDropout(0.2)([])
-    with pytest.raises(ValueError, match="list or dict of modality tensors"):
+    with pytest.raises(TypeError, match="list or dict of modality tensors"):
         ModalityDropout(0.2)(np.ones((4, 2), "float32"))
     dict_layer = ModalityDropout(0.2)
     dict_layer({"a": np.ones((2, 1)), "b": np.ones((2, 1))})
@@ -214,7 +214,7 @@ def test_modality_dropout_errors():
         dict_layer({"a": np.ones((2, 1)), "c": np.ones((2, 1))})
     with pytest.raises(ValueError, match="at least one modality tensor, got an empty dict"):
         ModalityDropout(0.2)({})
-    with pytest.raises(ValueError, match="list or dict of modality tensors .* got int 5"):
+    with pytest.raises(TypeError, match="list or dict of modality tensors .* got int 5"):
         ModalityDropout(0.2)(5)
     with pytest.raises(TypeError, match="modality 1 must be a tensor or NumPy array, got NoneType"):
         ModalityDropout(0.2)([np.ones((4, 2)), None])
@@ -481,7 +481,7 @@ def test_ogm_model_save_load_and_errors(tmp_path):
         model({"a": x["a"], "b": x["b"][:3]})
     with pytest.raises(ValueError, match=r"unknown modalities \['c'\]"):
         model({"a": x["a"], "b": x["b"], "c": x["b"]})
-    with pytest.raises(ValueError, match="list or dict of modality tensors .* single tensor"):
+    with pytest.raises(TypeError, match="list or dict of modality tensors .* single tensor"):
         model(x["a"])
     # fit without labels says so, and does not break the next, correct fit
     fresh = _linear_ogm(ge=False)
@@ -599,10 +599,10 @@ def test_gradient_blending_weights_match_numpy_formula():
         gradient_blending_weights(lt0, {"audio": 1.0}, lt1, lv1)
     with pytest.raises(ValueError, match="one loss per head"):
         gradient_blending_weights([1.0, 2.0], [1.0], [1.0, 2.0], [1.0, 2.0])
-    with pytest.raises(ValueError, match="train_loss_start must be a dict head -> loss or a "
+    with pytest.raises(TypeError, match="train_loss_start must be a dict head -> loss or a "
                                          "sequence of losses, got None"):
         gradient_blending_weights(None, lv0, lt1, lv1)
-    with pytest.raises(ValueError, match=r"val_loss_end must hold numbers .* got \['a'\]"):
+    with pytest.raises(TypeError, match=r"val_loss_end must hold numbers .* got \['a'\]"):
         gradient_blending_weights([1.0], [1.0], [0.5], ["a"])
 
 

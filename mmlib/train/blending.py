@@ -33,12 +33,12 @@ def _as_head_arrays(name: str, value: Any, heads: list[str] | None) -> tuple[lis
     elif isinstance(value, Iterable) and not isinstance(value, str):
         keys, values = None, list(value)
     else:
-        raise ValueError(f"{name} must be a dict head -> loss or a sequence of losses, got "
-                         f"{value!r}.")
+        raise TypeError(f"{name} must be a dict head -> loss or a sequence of losses, got "
+                        f"{value!r}.")
     try:
         arr = np.asarray(values, dtype=np.float64).reshape(-1)
     except (TypeError, ValueError):
-        raise ValueError(f"{name} must hold numbers (one loss per head), got {value!r}.") from None
+        raise TypeError(f"{name} must hold numbers (one loss per head), got {value!r}.") from None
     if keys is None:
         keys = heads if heads is not None else [str(i) for i in range(arr.size)]
         if arr.size != len(keys):
