@@ -42,8 +42,10 @@ class MultimodalDataset:
             raw strings as NumPy unicode arrays, generative latents).
         info: dataset-level information: ``kinds`` (modality -> one of
             :data:`mmlib._common.KINDS`, checked),
-            ``class_names`` (task -> list of names), vocabularies, sample rates, feature names and
-            units, and ``knobs`` (the arguments the loader was called with).
+            ``class_names`` (task -> list of names), optionally ``task_modalities`` (task ->
+            the modalities that are that task's inputs by default, checked; see
+            :meth:`to_tf_dataset`), vocabularies, sample rates, feature names and units, and
+            ``knobs`` (the arguments the loader was called with).
     """
 
     def __init__(self, name: str, modalities: Mapping[str, np.ndarray],
@@ -65,6 +67,8 @@ class MultimodalDataset:
         self.metadata = {} if metadata is None else {k: np.asarray(v) for k, v in metadata.items()}
         self.info = dict(info or {})
         _check_kinds(self.info.get("kinds", {}), list(self.modalities))
+        _check_task_modalities(self.info.get("task_modalities", {}), list(self.labels),
+                               list(self.modalities))
         for group in ("modalities", "labels", "masks", "metadata"):
             for key, arr in getattr(self, group).items():
                 if arr.ndim == 0 or arr.shape[0] != n:
@@ -295,11 +299,17 @@ class MultimodalDataset:
             tasks: a task name (labels are then one tensor ``(batch,)``), a list of task names
                 (labels are a dict task -> ``(batch,)``, matching named model outputs) or ``None``
                 (all tasks; a single tensor when the dataset has one task).
-            modalities: which modalities become inputs (default: all).
+            modalities: which modalities become inputs. ``None`` (default): the default inputs
+                of the requested tasks, ``info["task_modalities"][task]`` (e.g. ``("image",
+                "question")`` for the VQA task ``answer`` of ``shapes_captions``, whose caption
+                is for retrieval, not an input of the answer), united over the tasks, in this
+                dataset's modality order; all modalities when a requested task has no entry.
+                An explicit list always wins (``modalities=["image", "question", "caption"]``
+                feeds the caption too).
             with_masks: also yield the presence mask as ``inputs["modality_mask"]``
                 (:data:`mmlib._common.MASK_INPUT`): float32 ``(batch, M)``, 1 = present, one
-                column per modality in ``mask_columns(modalities)`` order, i.e. sorted by name
-                whatever order ``modalities`` lists them in (the order in which the
+                column per fed modality in ``mask_columns(modalities)`` order, i.e. sorted by
+                name whatever order ``modalities`` lists them in (the order in which the
                 :mod:`mmlib.fusion` layers read a dict of modalities).
 
         Returns:
@@ -309,15 +319,6 @@ class MultimodalDataset:
 
         check_int("batch_size", batch_size, minimum=1)
         check_int("seed", seed, minimum=0)
-        mods = list(self.modalities) if modalities is None else list(modalities)
-        if not mods:
-            raise ValueError("modalities must name at least one modality, got an empty list.")
-        for m in mods:
-            check_choice("modalities", m, list(self.modalities))
-        mask_columns(mods)  # raises for a modality listed twice
-        if with_masks and MASK_INPUT in mods:
-            raise ValueError(f"with_masks=True adds the input {MASK_INPUT!r}, which is also the "
-                             f"name of a modality; rename that modality.")
         if tasks is None:
             task_list, single = list(self.labels), len(self.labels) == 1
         elif isinstance(tasks, str):
@@ -326,6 +327,15 @@ class MultimodalDataset:
             task_list, single = list(tasks), False
         for t in task_list:
             check_choice("tasks", t, list(self.labels))
+        mods = self._default_modalities(task_list) if modalities is None else list(modalities)
+        if not mods:
+            raise ValueError("modalities must name at least one modality, got an empty list.")
+        for m in mods:
+            check_choice("modalities", m, list(self.modalities))
+        mask_columns(mods)  # raises for a modality listed twice
+        if with_masks and MASK_INPUT in mods:
+            raise ValueError(f"with_masks=True adds the input {MASK_INPUT!r}, which is also the "
+                             f"name of a modality; rename that modality.")
         inputs = {m: self.modalities[m] for m in mods}
         if with_masks:
             inputs[MASK_INPUT] = np.stack([self.masks[m] for m in mask_columns(mods)],
@@ -335,6 +345,16 @@ class MultimodalDataset:
         if shuffle:
             ds = ds.shuffle(len(self), seed=seed, reshuffle_each_iteration=True)
         return ds.batch(batch_size).prefetch(tf.data.AUTOTUNE)
+
+    def _default_modalities(self, task_list: Sequence[str]) -> list[str]:
+        """The inputs of ``task_list`` when none are named: the union of
+        ``info["task_modalities"]`` over the tasks (dataset order), or all modalities if a task
+        has no entry."""
+        defaults = self.info.get("task_modalities") or {}
+        if not task_list or any(t not in defaults for t in task_list):
+            return list(self.modalities)
+        wanted = {m for t in task_list for m in defaults[t]}
+        return [m for m in self.modalities if m in wanted]
 
     # -- plotting ----------------------------------------------------------------------------
 
@@ -376,3 +396,18 @@ def _check_kinds(kinds: Any, modalities: list[str]) -> None:
                          f"keys among {modalities}.")
     for m, kind in kinds.items():
         check_kind(f"info['kinds'][{m!r}]", kind)
+
+
+def _check_task_modalities(defaults: Any, tasks: list[str], modalities: list[str]) -> None:
+    """Raise unless ``info["task_modalities"]`` maps task names to non-empty sequences of
+    modality names."""
+    if not isinstance(defaults, Mapping):
+        raise TypeError(f"info['task_modalities'] must be a dict task -> modality names, got "
+                        f"{type(defaults).__name__}.")
+    for task, mods in defaults.items():
+        check_choice("info['task_modalities'] key", task, tasks)
+        if isinstance(mods, str) or not isinstance(mods, Sequence) or not mods:
+            raise ValueError(f"info['task_modalities'][{task!r}] must be a non-empty list of "
+                             f"modality names, got {mods!r}.")
+        for m in mods:
+            check_choice(f"info['task_modalities'][{task!r}]", m, modalities)

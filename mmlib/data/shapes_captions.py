@@ -1,9 +1,17 @@
 """``shapes_captions``: rendered scenes of coloured shapes with a caption and a question / answer
-pair (the running alignment example).
+pair (the running alignment and visual-question-answering example).
 
 Steps of :func:`load_shapes_captions`: draw the scene graph (:func:`_scene`) → render the image
-(:func:`_render`) → write the caption (:func:`_caption`) and the question with its answer
-(:func:`_question`) → the container. The data card is in ``datasets/README.md``.
+(:func:`_render`) → write the caption from the colourless layout (:func:`_caption`) and a question
+about colour with its answer (:func:`_question`) → the container. The data card is in
+``datasets/README.md``.
+
+Information design: the caption and the question see different attributes of the scene. The
+caption is written from the scene's *layout sketch* (outlines, no paint): it names every shape's
+kind, often its size, and where the shapes lie (a spatial relation, or the grid position of a
+lone shape) — enough to pick its image out of many (retrieval) — but never a colour. Every
+question asks about colour (how many red shapes, is there a red shape, what colour is the circle,
+is the large shape red), so the caption cannot answer it, and the VQA task needs the image.
 """
 
 from __future__ import annotations
@@ -18,8 +26,8 @@ from mmlib.data._build import check_common, finish
 from mmlib.data.container import MultimodalDataset
 from mmlib.data.text import tokenize
 
-__all__ = ["ANSWERS", "COLOURS", "QUESTION_TYPES", "SHAPES", "SHAPES_VOCAB", "SIZES",
-           "load_shapes_captions"]
+__all__ = ["ANSWERS", "COLOURS", "QUESTION_TYPES", "RELATIONS", "SHAPES", "SHAPES_VOCAB",
+           "SIZES", "load_shapes_captions"]
 
 SHAPES: tuple[str, ...] = ("circle", "square", "triangle")
 """Shape kinds of ``shapes_captions`` (``metadata["shape_kind"]`` indexes this)."""
@@ -29,39 +37,58 @@ _RGB = np.array([[0.90, 0.16, 0.14], [0.18, 0.70, 0.22], [0.18, 0.36, 0.95],
                  [0.96, 0.86, 0.12], [0.66, 0.26, 0.82]], dtype=np.float32)
 SIZES: tuple[str, ...] = ("small", "large")
 """Size names of ``shapes_captions`` (``metadata["shape_size"]`` indexes this)."""
-ANSWERS: tuple[str, ...] = ("no", "yes", "zero", "one", "two", "three", *COLOURS, *SHAPES)
-"""Answer classes of the ``shapes_captions`` task ``answer``."""
-QUESTION_TYPES: tuple[str, ...] = ("count", "count_colour", "exist", "colour_of", "shape_of")
-"""Question templates of ``shapes_captions`` (``metadata["question_type"]`` indexes this)."""
+ANSWERS: tuple[str, ...] = ("no", "yes", "zero", "one", "two", "three", *COLOURS)
+"""Answer classes of the ``shapes_captions`` task ``answer`` (every question is about colour)."""
+QUESTION_TYPES: tuple[str, ...] = ("count_colour", "exist_colour", "colour_of", "verify_colour")
+"""Question templates of ``shapes_captions`` (``metadata["question_type"]`` indexes this):
+"how many red shapes are there ?", "is there a red shape ?", "what colour is the circle ?",
+"is the circle red ?"."""
+RELATIONS: tuple[str, ...] = ("left", "right", "above", "below")
+"""Spatial relations of captions and questions: where shape A lies relative to shape B, along
+the axis on which their grid cells differ most (ties: horizontal)."""
 _NUMBERS = ("zero", "one", "two", "three")
 _REL_WORDS = {"left": (("left", "of"), ("to", "the", "left", "of")),
               "right": (("right", "of"), ("to", "the", "right", "of")),
               "above": (("above",),), "below": (("below",), ("under",))}
+_QUESTION_REL_WORDS = {"left": "left of", "right": "right of", "above": "above",
+                       "below": "below"}
 _INVERSE = {"left": "right", "right": "left", "above": "below", "below": "above"}
 SHAPES_VOCAB: tuple[str, ...] = (
     "<pad>", "<unk>", "a", "there", "is", "an", "image", "with", "and", "the", "left", "right",
     "of", "to", "above", "below", "under", "small", "large", "big", *COLOURS, *SHAPES, "shape",
     "how", "many", "shapes", "are", "what", "colour", "one", "?", "zero", "two", "three", "yes",
-    "no")
+    "no", "at", "on", "in", "top", "bottom", "middle")
 """Token vocabulary of the ``shapes_captions`` captions and questions (0 = padding, 1 = unknown)."""
+_TASK_MODALITIES = {"answer": ("image", "question")}
 
 
 def load_shapes_captions(n_samples: int = 3000, seed: int = 0, *, image_size: int = 32,
                          max_shapes: int = 3, noise: float = 0.03, caption_len: int = 16,
                          question_len: int = 10, missing_rate: float = 0.0
                          ) -> MultimodalDataset:
-    """Rendered scenes of 1-3 coloured shapes with a caption and a question / answer pair.
+    """Rendered scenes of 1-3 coloured shapes with a colour-free caption and a colour question.
 
-    The alignment (retrieval) and reasoning (FiLM / VQA) example. Each scene has 1 to
-    ``max_shapes`` shapes (circle, square, triangle; five colours; small or large) in distinct
-    cells of a 3x3 grid with jitter, on a grey background with pixel noise. The caption comes
-    from a small grammar with paraphrases, optional attributes and spatial relations ("a small
-    red circle to the left of a blue square", "a blue square is right of a red circle", "there
-    is a big yellow shape"); it mentions at most two shapes and often leaves out size or colour,
-    so several scenes fit one caption and retrieval is not trivial. The question is one of five
-    types (count, count of a colour, existence, colour of a unique shape, shape of a unique
-    colour) with a one-word answer. In the spirit of CLEVR (Johnson et al., 2017, "CLEVR: A
-    Diagnostic Dataset for Compositional Language and Elementary Visual Reasoning", CVPR), in 2-D.
+    The alignment (retrieval, word-region attention) and reasoning (FiLM / attention VQA)
+    example. Each scene has 1 to ``max_shapes`` shapes (circle, square, triangle; five colours;
+    small or large) in distinct cells of a 3x3 grid with jitter, on a grey background with pixel
+    noise.
+
+    *Caption* — written from the scene's layout sketch, which has outlines but no paint: it names
+    every shape by kind and often size ("a small circle to the left of a large square and a
+    triangle", "a big square is above a circle", "there is a small triangle at the top left"),
+    never by colour. A caption fits its own scene (and usually a handful of others), so it
+    identifies its image for retrieval.
+
+    *Question* — always about colour, one of four types (:data:`QUESTION_TYPES`): how many shapes
+    of a colour, is there a shape of a colour, what colour is a referred shape, is a referred
+    shape of a colour. A referred shape is named by its unique kind ("the circle"), its unique
+    size ("the large shape") or a relation to a unique kind ("the shape left of the square").
+    Answers are balanced against the question alone: yes / no 50 : 50, a count is "zero" half
+    the time, a colour is uniform. So the image alone does not know what is asked, the question
+    alone knows only the answer prior, and the caption knows the layout but not one colour: only
+    the image read *as the question asks* answers it. In the spirit of CLEVR (Johnson et al.,
+    2017, "CLEVR: A Diagnostic Dataset for Compositional Language and Elementary Visual
+    Reasoning", CVPR), in 2-D.
 
     Args:
         n_samples: number of scenes.
@@ -69,17 +96,27 @@ def load_shapes_captions(n_samples: int = 3000, seed: int = 0, *, image_size: in
         image_size: side of the square RGB image (>= 24).
         max_shapes: 1, 2 or 3 shapes at most per scene.
         noise: standard deviation of the Gaussian pixel noise.
-        caption_len, question_len: token sequence lengths (padded with 0).
+        caption_len, question_len: token sequence lengths (padded with 0; the grammar needs 16
+            and 10 tokens at most, shorter lengths cut the texts).
         missing_rate: probability that each modality is missing in a sample.
 
     Returns:
-        :class:`MultimodalDataset` with modalities ``image`` ``(n, S, S, 3)`` float32,
+        :class:`MultimodalDataset` with modalities ``image`` ``(n, S, S, 3)`` float32 in [0, 1],
         ``caption`` ``(n, caption_len)`` int32 and ``question`` ``(n, question_len)`` int32 token
-        ids (vocabulary ``info["vocab"]``); task ``answer`` (int32 index into
-        ``info["class_names"]["answer"]``); metadata: raw strings ``caption_text``,
-        ``question_text``, ``answer_text`` (unicode arrays), ``question_type``, ``n_shapes`` and
-        the scene graph ``shape_kind``, ``shape_colour``, ``shape_size`` (``(n, 3)`` int8, -1 =
-        no shape), ``shape_x``, ``shape_y`` (``(n, 3)`` float32 pixel centres).
+        ids (vocabulary ``info["vocab"]`` = :data:`SHAPES_VOCAB`); task ``answer`` (int32 index
+        into ``info["class_names"]["answer"]`` = :data:`ANSWERS`), whose default inputs are
+        ``info["task_modalities"]["answer"] = ("image", "question")`` (what
+        :meth:`MultimodalDataset.to_tf_dataset` feeds unless told otherwise); metadata: raw
+        strings ``caption_text``, ``question_text``, ``answer_text`` (unicode arrays),
+        ``question_type`` ``(n,)`` int8 (index into :data:`QUESTION_TYPES`), ``n_shapes``
+        ``(n,)`` int8, the scene graph ``shape_kind``, ``shape_colour``, ``shape_size`` (``(n,
+        3)`` int8, -1 = no shape), ``shape_x``, ``shape_y`` (``(n, 3)`` float32 pixel centres,
+        NaN = no shape), and the grounding of the texts: ``caption_objects`` ``(n, 3)`` int8 (the
+        shape slot each noun phrase of the caption names, in the order of mention, so the k-th
+        shape word of the caption lies at ``shape_x``, ``shape_y`` of slot
+        ``caption_objects[:, k]``; -1 = fewer phrases) and ``question_object`` ``(n,)`` int8
+        (the slot of the shape a ``colour_of`` / ``verify_colour`` question refers to; -1 for
+        the other types).
     """
     check_common(n_samples, seed, missing_rate)
     size = check_int("image_size", image_size, minimum=24, maximum=128)
@@ -92,17 +129,16 @@ def load_shapes_captions(n_samples: int = 3000, seed: int = 0, *, image_size: in
 
     scene = _scene(r_scene, n_samples, size, max_shapes)
     img = _render(scene, r_img, size, noise)
-    captions, questions, answers, q_types = _texts(scene, r_text)
+    texts = _texts(scene, r_text)
 
     knobs = {"n_samples": n_samples, "seed": seed, "image_size": size, "max_shapes": max_shapes,
              "noise": noise, "caption_len": caption_len, "question_len": question_len,
              "missing_rate": missing_rate}
     ds = MultimodalDataset(
         "shapes_captions",
-        {"image": img, "caption": tokenize(captions, SHAPES_VOCAB, caption_len),
-         "question": tokenize(questions, SHAPES_VOCAB, question_len)},
-        {"answer": answers}, metadata=_metadata(scene, captions, questions, answers, q_types),
-        info=_info(knobs))
+        {"image": img, "caption": tokenize(texts["caption_text"], SHAPES_VOCAB, caption_len),
+         "question": tokenize(texts["question_text"], SHAPES_VOCAB, question_len)},
+        {"answer": texts["answer"]}, metadata=_metadata(scene, texts), info=_info(knobs))
     return finish(ds, missing_rate, seed)
 
 
@@ -142,112 +178,171 @@ def _render(scene: dict[str, np.ndarray], gen: np.random.Generator, size: int,
     return img
 
 
-def _texts(scene: dict[str, np.ndarray], gen: np.random.Generator
-           ) -> tuple[list[str], list[str], np.ndarray, list[int]]:
-    """Captions, questions, answers (int32 ``(n,)``) and question types of every scene.
+def _texts(scene: dict[str, np.ndarray], gen: np.random.Generator) -> dict[str, Any]:
+    """Captions, questions, answers (int32 ``(n,)``), question types and the shape slots the
+    texts name, for every scene.
 
     All random numbers are drawn first, as arrays; the per-scene work is plain Python on lists
     (NumPy per-element calls would be slower).
     """
     n = len(scene["n_shapes"])
-    u = gen.random((n, 16))
-    q_type_draw = gen.integers(len(QUESTION_TYPES), size=n)
-    pick = gen.integers(3, size=(n, 4))
-    attr = np.stack([gen.integers(3, size=n), gen.integers(5, size=n)], axis=1)
+    u = gen.random((n, 16)).tolist()
+    pick = gen.integers(0, 720, size=(n, 8)).tolist()  # 720 is divisible by 1..6
+    q_type = gen.integers(len(QUESTION_TYPES), size=n).tolist()
     kind_l, colour_l, big_l, row_l, col_l = (scene[k].tolist() for k in
                                              ("kind", "colour", "big", "row", "col"))
-    u_l, pick_l, attr_l, n_l = u.tolist(), pick.tolist(), attr.tolist(), scene["n_shapes"].tolist()
-    qtype_l = q_type_draw.tolist()
-    captions, questions, answers, q_types = [], [], [], []
+    n_l = scene["n_shapes"].tolist()
+    out: dict[str, list[Any]] = {k: [] for k in ("caption_text", "question_text", "answer",
+                                                 "question_type", "caption_objects",
+                                                 "question_object")}
     for i in range(n):
         m = n_l[i]
         ks, cs, ss = kind_l[i][:m], colour_l[i][:m], big_l[i][:m]
-        captions.append(_caption(ks, cs, ss, row_l[i], col_l[i], u_l[i], pick_l[i]))
-        q, a, qt = _question(QUESTION_TYPES[qtype_l[i]], ks, cs, u_l[i], pick_l[i], attr_l[i])
-        questions.append(q)
-        answers.append(ANSWERS.index(a))
-        q_types.append(QUESTION_TYPES.index(qt))
-    return captions, questions, np.array(answers, dtype=np.int32), q_types
+        rows, cols = row_l[i][:m], col_l[i][:m]
+        caption, objects = _caption(ks, ss, rows, cols, u[i], pick[i])
+        q, a, qt, obj = _question(QUESTION_TYPES[q_type[i]], ks, cs, ss, rows, cols, u[i],
+                                  pick[i])
+        out["caption_text"].append(caption)
+        out["caption_objects"].append(objects + [-1] * (3 - len(objects)))
+        out["question_text"].append(q)
+        out["answer"].append(ANSWERS.index(a))
+        out["question_type"].append(QUESTION_TYPES.index(qt))
+        out["question_object"].append(obj)
+    out["answer"] = np.array(out["answer"], dtype=np.int32)
+    return out
 
 
-def _caption(ks: list[int], cs: list[int], ss: list[int], row: list[int], col: list[int],
-             ui: list[float], pi: list[int]) -> str:
-    """The caption of one scene with shapes ``ks`` (kinds), ``cs`` (colours), ``ss`` (sizes):
-    one or two noun phrases, often with a spatial relation; ``ui``, ``pi`` are its uniforms and
-    random picks."""
+def _relation(rows: list[int], cols: list[int], a: int, b: int) -> str:
+    """Where shape ``a`` lies relative to shape ``b``: the axis on which their grid cells differ
+    most decides (ties: horizontal), e.g. ``"left"`` = ``a`` is left of ``b``."""
+    dcol, drow = cols[a] - cols[b], rows[a] - rows[b]
+    if abs(dcol) >= abs(drow):
+        return "left" if dcol < 0 else "right"
+    return "above" if drow < 0 else "below"
+
+
+def _position(row: int, col: int) -> list[str]:
+    """The grid cell of a lone shape in words: 'at the top left', 'on the right', 'in the
+    middle'."""
+    vertical = ("top", None, "bottom")[row]
+    horizontal = ("left", None, "right")[col]
+    if vertical is None and horizontal is None:
+        return ["in", "the", "middle"]
+    if vertical is None:
+        return ["on", "the", horizontal]
+    return ["at", "the", vertical] + ([horizontal] if horizontal else [])
+
+
+def _caption(ks: list[int], ss: list[int], rows: list[int], cols: list[int], ui: list[float],
+             pi: list[int]) -> tuple[str, list[int]]:
+    """The caption of one scene with shapes ``ks`` (kinds) and ``ss`` (sizes) in grid cells
+    ``rows``, ``cols``, and the shape slots its noun phrases name (in order). Colours are never
+    mentioned; every shape is. ``ui``, ``pi`` are the scene's uniforms and random picks."""
     m = len(ks)
     t = pi[0] % m
-    ref = (t + 1 + pi[1] % (m - 1)) % m if m > 1 else t
-    np_t = _noun_phrase(ks[t], cs[t], ss[t], ui[0:4])
-    if m > 1 and ui[8] < 0.8:
-        np_r = _noun_phrase(ks[ref], cs[ref], ss[ref], ui[4:8])
-        dcol, drow = col[t] - col[ref], row[t] - row[ref]
-        if abs(dcol) >= abs(drow):
-            rel = "left" if dcol < 0 else "right"
-        else:
-            rel = "above" if drow < 0 else "below"
+    if m == 1:
+        words = [[], ["there", "is"], ["an", "image", "with"]][int(ui[9] * 3)]
+        words = words + _noun_phrase(ks[t], ss[t], ui[0], ui[1])
+        if ui[10] < 0.7:
+            words += _position(rows[t], cols[t])
+        return " ".join(words), [t]
+    ref = (t + 1 + pi[1] % (m - 1)) % m
+    first, second = t, ref
+    if ui[8] < 0.8:
+        rel = _relation(rows, cols, t, ref)
         template = int(ui[9] * 4)
-        if template == 3:
-            np_t, np_r, rel = np_r, np_t, _INVERSE[rel]
+        if template == 3:  # "a square is right of a circle" instead of "a circle left of ..."
+            first, second, rel = ref, t, _INVERSE[rel]
         phrases = _REL_WORDS[rel]
         rel_words = list(phrases[int(ui[10] * len(phrases))])
-        lead = (["there", "is"] if template == 1 else [])
-        words = lead + np_t + (["is"] if template in (2, 3) else []) + rel_words + np_r
+        words = ((["there", "is"] if template == 1 else [])
+                 + _noun_phrase(ks[first], ss[first], ui[0], ui[1])
+                 + (["is"] if template in (2, 3) else []) + rel_words
+                 + _noun_phrase(ks[second], ss[second], ui[2], ui[3]))
     else:
-        template = int(ui[9] * (4 if m > 1 else 3))
-        if template == 3:
-            words = np_t + ["and"] + _noun_phrase(ks[ref], cs[ref], ss[ref], ui[4:8])
-        else:
-            words = [[], ["there", "is"], ["an", "image", "with"]][template] + np_t
-    return " ".join(words)
+        words = (_noun_phrase(ks[first], ss[first], ui[0], ui[1]) + ["and"]
+                 + _noun_phrase(ks[second], ss[second], ui[2], ui[3]))
+    objects = [first, second]
+    if m == 3:  # the third shape is named, not placed
+        third = 3 - first - second
+        words += ["and"] + _noun_phrase(ks[third], ss[third], ui[4], ui[5])
+        objects.append(third)
+    return " ".join(words), objects
 
 
-def _question(qt: str, ks: list[int], cs: list[int], ui: list[float], pi: list[int],
-              attr: list[int]) -> tuple[str, str, str]:
-    """``(question, answer, question type)`` of one scene for the drawn type ``qt`` (a type that
-    does not fit the scene is replaced: colour_of -> count_colour, shape_of -> exist)."""
+def _noun_phrase(kind: int, size: int, u_size: float, u_word: float) -> list[str]:
+    """'a [size] kind' (no colour: the caption comes from the layout sketch)."""
+    words = ["a"]
+    if u_size < 0.6:
+        words.append("small" if size == 0 else ("large" if u_word < 0.6 else "big"))
+    words.append(SHAPES[kind])
+    return words
+
+
+def _referents(ks: list[int], ss: list[int], rows: list[int], cols: list[int]
+               ) -> list[list[tuple[str, int]]]:
+    """Ways to name one shape of the scene unambiguously, by form: ``[by kind, by size, by
+    relation]``, each a list of ``(words, slot)`` ("circle", "large shape", "shape left of the
+    square"; the anchor of a relation is a shape of a unique kind)."""
     m = len(ks)
-    unique_kinds = [k_ for k_ in range(3) if ks.count(k_) == 1]
-    unique_colours = [c_ for c_ in range(5) if cs.count(c_) == 1]
-    if qt == "colour_of" and not unique_kinds:
-        qt = "count_colour"
-    if qt == "shape_of" and not unique_colours:
-        qt = "exist"
-    if qt == "count":
-        q, a = "how many shapes are there ?", _NUMBERS[m]
-    elif qt == "count_colour":
-        c = cs[pi[2] % m] if ui[11] < 0.5 else attr[1]
-        q, a = f"how many {COLOURS[c]} shapes are there ?", _NUMBERS[cs.count(c)]
-    elif qt == "exist":
-        if ui[12] < 0.5:
-            j = pi[3] % m
-            kq, cq = ks[j], cs[j]
-        else:
-            kq, cq = attr
-        yes = (kq, cq) in zip(ks, cs, strict=True)
-        q, a = f"is there a {COLOURS[cq]} {SHAPES[kq]} ?", "yes" if yes else "no"
-    elif qt == "colour_of":
-        kq = unique_kinds[int(ui[13] * len(unique_kinds))]
-        q, a = f"what colour is the {SHAPES[kq]} ?", COLOURS[cs[ks.index(kq)]]
-    else:
-        cq = unique_colours[int(ui[14] * len(unique_colours))]
-        q, a = f"what shape is the {COLOURS[cq]} one ?", SHAPES[ks[cs.index(cq)]]
-    return q, a, qt
+    by_kind = [(SHAPES[k], ks.index(k)) for k in range(3) if ks.count(k) == 1]
+    by_size = [(f"{SIZES[s]} shape", ss.index(s)) for s in range(2) if ss.count(s) == 1]
+    by_rel = []
+    for k in range(3):
+        if ks.count(k) != 1:
+            continue
+        anchor = ks.index(k)
+        where: dict[str, list[int]] = {}
+        for o in range(m):
+            if o != anchor:
+                where.setdefault(_relation(rows, cols, o, anchor), []).append(o)
+        by_rel += [(f"shape {_QUESTION_REL_WORDS[r]} the {SHAPES[k]}", where[r][0])
+                   for r in RELATIONS if len(where.get(r, ())) == 1]
+    return [by_kind, by_size, by_rel]
 
 
-def _metadata(scene: dict[str, np.ndarray], captions: list[str], questions: list[str],
-              answers: np.ndarray, q_types: list[int]) -> dict[str, np.ndarray]:
+def _question(qt: str, ks: list[int], cs: list[int], ss: list[int], rows: list[int],
+              cols: list[int], ui: list[float], pi: list[int]) -> tuple[str, str, str, int]:
+    """``(question, answer, question type, referred slot or -1)`` of one scene for the drawn
+    type ``qt``; a referring type without an unambiguous referent becomes ``count_colour`` or
+    ``exist_colour``. Answers are balanced against the question alone (see the loader)."""
+    m = len(ks)
+    if qt in ("colour_of", "verify_colour"):
+        forms = [f for f in _referents(ks, ss, rows, cols) if f]
+        if not forms:
+            qt = "count_colour" if ui[11] < 0.5 else "exist_colour"
+    present = sorted(set(cs))
+    absent = [c for c in range(len(COLOURS)) if c not in present]
+    yes = ui[12] < 0.5
+    if qt == "count_colour":  # a colour of the scene (weighted by its shapes) or "zero"
+        c = cs[pi[2] % m] if yes else absent[pi[3] % len(absent)]
+        return f"how many {COLOURS[c]} shapes are there ?", _NUMBERS[cs.count(c)], qt, -1
+    if qt == "exist_colour":
+        c = present[pi[2] % len(present)] if yes else absent[pi[3] % len(absent)]
+        return f"is there a {COLOURS[c]} shape ?", "yes" if yes else "no", qt, -1
+    form = forms[pi[4] % len(forms)]
+    words, obj = form[pi[5] % len(form)]
+    if qt == "colour_of":
+        return f"what colour is the {words} ?", COLOURS[cs[obj]], qt, obj
+    c = cs[obj] if yes else (cs[obj] + 1 + pi[6] % 4) % len(COLOURS)
+    return f"is the {words} {COLOURS[c]} ?", "yes" if yes else "no", qt, obj
+
+
+def _metadata(scene: dict[str, np.ndarray], texts: dict[str, Any]) -> dict[str, np.ndarray]:
     absent = ~scene["present"]
     return {
-        "caption_text": np.array(captions), "question_text": np.array(questions),
-        "answer_text": np.array(ANSWERS)[answers],
-        "question_type": np.array(q_types, dtype=np.int8),
+        "caption_text": np.array(texts["caption_text"]),
+        "question_text": np.array(texts["question_text"]),
+        "answer_text": np.array(ANSWERS)[texts["answer"]],
+        "question_type": np.array(texts["question_type"], dtype=np.int8),
         "n_shapes": scene["n_shapes"].astype(np.int8),
         "shape_kind": np.where(absent, -1, scene["kind"]).astype(np.int8),
         "shape_colour": np.where(absent, -1, scene["colour"]).astype(np.int8),
         "shape_size": np.where(absent, -1, scene["big"]).astype(np.int8),
         "shape_x": np.where(absent, np.nan, scene["cx"]).astype(np.float32),
         "shape_y": np.where(absent, np.nan, scene["cy"]).astype(np.float32),
+        "caption_objects": np.array(texts["caption_objects"], dtype=np.int8),
+        "question_object": np.array(texts["question_object"], dtype=np.int8),
     }
 
 
@@ -258,7 +353,9 @@ def _info(knobs: dict[str, Any]) -> dict[str, Any]:
         "text_source": {"caption": "caption_text", "question": "question_text"},
         "text_answer": {"question": "answer_text"},
         "class_names": {"answer": list(ANSWERS)},
+        "task_modalities": dict(_TASK_MODALITIES),
         "question_types": list(QUESTION_TYPES),
+        "relations": list(RELATIONS),
         "shapes": list(SHAPES), "colours": list(COLOURS), "sizes": list(SIZES),
         "knobs": knobs,
     }
@@ -309,15 +406,3 @@ def _paint_shapes(img: np.ndarray, kind: np.ndarray, cx: np.ndarray, cy: np.ndar
         paint[idx[:, None, None], rows, cols] += cov[..., None] * rgb[idx, k, None, None, :]
     img *= 1 - cover[..., None]
     img += paint
-
-
-def _noun_phrase(kind: int, colour: int, size: int, u: np.ndarray) -> list[str]:
-    """'a [size] [colour] shape'; ``u`` holds 4 uniforms deciding what to mention."""
-    words = ["a"]
-    with_colour = u[0] < 0.8
-    if u[1] < 0.5:
-        words.append("small" if size == 0 else ("large" if u[2] < 0.6 else "big"))
-    if with_colour:
-        words.append(COLOURS[colour])
-    words.append("shape" if with_colour and u[3] < 0.15 else SHAPES[kind])
-    return words
