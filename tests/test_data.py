@@ -458,35 +458,6 @@ def test_clinic_measurements_are_plausible_and_follow_the_disease():
     assert abs(fm[site == 1].mean() - fm[site == 0].mean()) < 0.01
 
 
-def test_drive_sensors_see_the_object_where_it_is():
-    ds = data.load_drive(n_samples=600, seed=5, conditions=("day",))
-    dist, obj = ds.labels["distance"], ds.labels["object"]
-    pts = ds.modalities["lidar"]
-    errors = []
-    for i in np.flatnonzero(obj > 0):
-        up = pts[i][pts[i][:, 2] > -1.5]  # returns above the ground
-        if len(up) >= 5:
-            errors.append(np.median(up[:, 0]) - dist[i])
-    assert len(errors) > 300 and np.median(np.abs(errors)) < 0.2
-    radar = ds.modalities["radar"][..., 0]
-    moving = radar[:, :, np.r_[0:6, 10:16]]  # leave out the zero-Doppler clutter columns
-    peak_range = (moving.max(axis=2).argmax(axis=1) + 0.5) * 35.0 / 32
-    near = (obj > 0) & (dist < 20)
-    assert np.median(np.abs(peak_range[near] - dist[near])) < 1.2
-    assert np.all(dist[obj == 0] == 0)
-    # camera: night is darker than day, fog greyer (less contrast)
-    cond = data.load_drive(n_samples=400, seed=6)
-    bright = cond.modalities["camera"].mean(axis=(1, 2, 3))
-    contrast = cond.modalities["camera"].std(axis=(1, 2, 3))
-    c = cond.metadata["condition"]
-    assert bright[c == 1].mean() < 0.3 * bright[c == 0].mean()
-    assert contrast[c == 2].mean() < 0.7 * contrast[c == 0].mean()
-    # lidar: fog brings back-scatter near the sensor
-    near_pts = (np.linalg.norm(cond.modalities["lidar"][..., :2], axis=2) < 6) & (
-        cond.modalities["lidar"][..., 2] > -1.5)
-    assert near_pts[c == 2].sum(1).mean() > 30 > 3 > near_pts[c == 0].sum(1).mean()
-
-
 def test_watch_events_and_audio_video_offset():
     ds = data.load_watch(n_samples=600, seed=7, max_offset=0.3)
     ev, onset, off = ds.labels["event"], ds.metadata["onset"], ds.metadata["av_offset"]
@@ -572,35 +543,6 @@ def clinic_features(ds):
             "genes": ds.modalities["genes"]}
 
 
-def drive_features(ds, train):
-    n = len(ds)
-    cam, cond = ds.modalities["camera"], ds.metadata["condition"]
-    gray = cam.mean(-1)
-    gray = gray / np.median(gray.reshape(n, -1), 1)[:, None, None]  # exposure
-    background = np.stack([np.median(gray[train & (cond == c)], axis=0) for c in range(4)])
-    diff = np.abs(gray - background[cond])  # what differs from the empty road
-    camera = np.concatenate([diff.sum(2), -np.sort(-diff.sum(1), 1)[:, :20],
-                             pool(cam, 4).reshape(n, -1)], 1)
-    pts = ds.modalities["lidar"]
-    up = (pts[..., 2] > -1.55).ravel()
-    rows = np.repeat(np.arange(n), pts.shape[1])[up]
-    xb = np.clip((pts[..., 0] / 2.5).astype(int), 0, 15).ravel()[up]
-    yb = np.clip(((pts[..., 1] + 6) / 2).astype(int), 0, 5).ravel()[up]
-    zb = np.clip(((pts[..., 2] + 1.55) / 2.05 * 8).astype(int), 0, 7).ravel()[up]
-    bev, height = np.zeros((n, 96)), np.zeros((n, 8))
-    np.add.at(bev, (rows, xb * 6 + yb), 1)
-    np.add.at(height, (rows, zb), 1)
-    lidar = np.log1p(np.concatenate([bev, height, height.sum(1, keepdims=True)], 1))
-    rad = ds.modalities["radar"][..., 0]
-    flat = rad.reshape(n, -1)
-    peak = flat.argmax(1)
-    rng_m = (peak // rad.shape[2] + 0.5) * 35.0 / rad.shape[1]
-    profile = rad[np.arange(n), peak // rad.shape[2]] - flat.max(1, keepdims=True)
-    radar = np.column_stack([profile, flat.max(1), rng_m, np.log10(rng_m),
-                             flat.max(1) + 40 * np.log10(rng_m)])
-    return {"camera": camera, "lidar": lidar, "radar": radar}
-
-
 def watch_features(ds):
     n = len(ds)
     video = ds.modalities["video"][..., 0]
@@ -668,40 +610,6 @@ def test_clinic_benign_lesions_need_the_scan_and_another_modality():
     # healthy vs benign: only the scan tells; benign vs malignant: mostly the other modalities
     assert pair_acc(non_scan, 0, 1) < 0.62 < 0.85 < pair_acc(feats["scan"], 0, 1)
     assert pair_acc(feats["scan"], 1, 2) < 0.8 < 0.9 < pair_acc(non_scan, 1, 2)
-
-
-def drive_scores(seed=0):
-    ds = data.load_drive(n_samples=4000, seed=seed)
-    y, cond = ds.labels["object"], ds.metadata["condition"]
-    train = np.arange(len(ds)) < len(ds) // 2
-    feats = drive_features(ds, train)
-    feats["fused"] = np.concatenate(list(feats.values()), 1)
-    out = {}
-    for m, x in feats.items():
-        ok = fit_score(x[train], y[train], x[~train], y[~train])
-        out[m] = {"all": ok.mean(), **{data.CONDITIONS[c]: ok[cond[~train] == c].mean()
-                                       for c in range(4)}}
-    return out
-
-
-def test_drive_condition_effects_and_fusion():
-    s = drive_scores()
-    print({m: {k: round(v, 3) for k, v in d.items()} for m, d in s.items()})
-    assert s["camera"]["night"] < s["camera"]["day"] - 0.25  # night hurts the camera
-    assert s["camera"]["fog"] < s["camera"]["day"] - 0.2  # ... and so does fog
-    assert s["lidar"]["fog"] < s["lidar"]["day"] - 0.25  # fog hurts the LiDAR
-    assert abs(s["lidar"]["night"] - s["lidar"]["day"]) < 0.06  # the LiDAR does not need light
-    radar = [s["radar"][c] for c in data.CONDITIONS]
-    assert max(radar) - min(radar) < 0.09  # radar: robust ...
-    assert s["radar"]["day"] < s["lidar"]["day"] - 0.1  # ... but coarse
-    assert s["radar"]["fog"] > s["lidar"]["fog"] + 0.1  # so it wins in fog
-    best_single = max(s[m]["all"] for m in ("camera", "lidar", "radar"))
-    assert s["fused"]["all"] > best_single + 0.05
-
-
-# ------------------------------------------------------------------------------------------
-# plots
-# ------------------------------------------------------------------------------------------
 
 
 @pytest.mark.parametrize("name", data.DATASETS)
