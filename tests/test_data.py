@@ -458,33 +458,6 @@ def test_clinic_measurements_are_plausible_and_follow_the_disease():
     assert abs(fm[site == 1].mean() - fm[site == 0].mean()) < 0.01
 
 
-def test_watch_events_and_audio_video_offset():
-    ds = data.load_watch(n_samples=600, seed=7, max_offset=0.3)
-    ev, onset, off = ds.labels["event"], ds.metadata["onset"], ds.metadata["av_offset"]
-    assert np.all(np.isnan(onset[ev == 0])) and np.all(~np.isnan(onset[ev > 0]))
-    np.testing.assert_array_equal(ds.labels["anomaly"], (ev > 0).astype(np.int32))
-    assert np.abs(off).max() <= 0.3 and np.abs(off).max() > 0.2
-    # glass break: the loudest moment of the audio is the crash, at onset + offset
-    sr = ds.info["sample_rate"]
-    glass = np.flatnonzero(ev == 2)
-    env = np.abs(ds.modalities["audio"][glass])
-    peak_t = env.argmax(axis=1) / sr
-    assert np.median(np.abs(peak_t - (onset[glass] + off[glass]))) < 0.02
-    # intrusion: motion appears after the onset frame
-    video = ds.modalities["video"][..., 0]
-    motion = np.abs(np.diff(video, axis=1)).mean(axis=(2, 3))  # (n, T-1)
-    intr = np.flatnonzero(ev == 1)
-    frame = np.ceil(onset[intr] * 8).astype(int)
-    before = [motion[i, : max(f - 1, 1)].mean() for i, f in zip(intr, frame, strict=True)]
-    after = [motion[i, f:].mean() for i, f in zip(intr, frame, strict=True)]
-    assert np.mean(np.array(after) > np.array(before)) > 0.9
-
-
-# ------------------------------------------------------------------------------------------
-# information structure: every single modality below the fused input (seeded, quick)
-# ------------------------------------------------------------------------------------------
-
-
 def fit_score(x_train, y_train, x_test, y_test, c=0.1):
     """Seeded logistic regression on standardised features (NaN imputed + indicators).
 
