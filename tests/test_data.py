@@ -8,11 +8,10 @@ are the ones quoted in datasets/README.md).
 
 from __future__ import annotations
 
-import hashlib
-
 import matplotlib
 import numpy as np
 import pytest
+from datahash import digest
 from sklearn.impute import SimpleImputer
 from sklearn.linear_model import LogisticRegression
 from sklearn.pipeline import make_pipeline
@@ -27,15 +26,6 @@ matplotlib.use("Agg")
 SMALL = 48  # samples for the quick checks
 
 
-def digest(ds: data.MultimodalDataset) -> str:
-    """SHA-256 over every array (name, dtype, shape and bytes)."""
-    h = hashlib.sha256()
-    for group in ("modalities", "labels", "masks", "metadata"):
-        for key in sorted(getattr(ds, group)):
-            arr = np.ascontiguousarray(getattr(ds, group)[key])
-            h.update(f"{group}/{key}/{arr.dtype.str}/{arr.shape}".encode())
-            h.update(arr.tobytes())
-    return h.hexdigest()
 
 
 # ------------------------------------------------------------------------------------------

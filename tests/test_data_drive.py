@@ -14,10 +14,9 @@ mechanisms, fast.
 
 from __future__ import annotations
 
-import hashlib
-
 import numpy as np
 import pytest
+from datahash import digest
 from sklearn.linear_model import LogisticRegression
 from sklearn.metrics import roc_auc_score
 from sklearn.model_selection import cross_val_score
@@ -34,13 +33,6 @@ NONE, CAR, PED, CYC = range(4)
 LIDAR_HEIGHT = 1.8
 
 
-def digest(ds) -> str:
-    h = hashlib.sha256()
-    for group in (ds.modalities, ds.labels, ds.masks, ds.metadata):
-        for key in sorted(group):
-            h.update(key.encode())
-            h.update(np.ascontiguousarray(group[key]).tobytes())
-    return h.hexdigest()
 
 
 @pytest.fixture(scope="module")

@@ -10,10 +10,9 @@ question, the image can; the caption identifies its image).
 
 from __future__ import annotations
 
-import hashlib
-
 import numpy as np
 import pytest
+from datahash import digest
 from sklearn.linear_model import LogisticRegression
 from sklearn.pipeline import make_pipeline
 from sklearn.preprocessing import StandardScaler
@@ -32,14 +31,6 @@ def ds():
     return data.load_shapes_captions(seed=0)
 
 
-def digest(d: data.MultimodalDataset) -> str:
-    h = hashlib.sha256()
-    for group in ("modalities", "labels", "masks", "metadata"):
-        for key in sorted(getattr(d, group)):
-            arr = np.ascontiguousarray(getattr(d, group)[key])
-            h.update(f"{group}/{key}/{arr.dtype.str}/{arr.shape}".encode())
-            h.update(arr.tobytes())
-    return h.hexdigest()
 
 
 # ------------------------------------------------------------------------------------------

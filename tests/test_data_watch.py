@@ -10,10 +10,9 @@ numbers (fused vs best single modality, anomaly AUROC); these tests check the me
 
 from __future__ import annotations
 
-import hashlib
-
 import numpy as np
 import pytest
+from datahash import digest
 from scipy.ndimage import uniform_filter1d
 from sklearn.linear_model import LogisticRegression
 from sklearn.pipeline import make_pipeline
@@ -28,13 +27,6 @@ SCENE = {name: i for i, name in enumerate(WATCH_SCENES)}
 CLEAR, DARK, NOISY = range(3)
 
 
-def digest(ds) -> str:
-    h = hashlib.sha256()
-    for group in (ds.modalities, ds.labels, ds.masks, ds.metadata):
-        for key in sorted(group):
-            h.update(key.encode())
-            h.update(np.ascontiguousarray(group[key]).tobytes())
-    return h.hexdigest()
 
 
 @pytest.fixture(scope="module")
