@@ -312,10 +312,11 @@ def test_night_camera_is_stretched_and_says_so():
     ("shapes_captions", {}, ["Gaussian pixel noise (std 0.03)"]),
     ("clinic", {"missing_rate": 0.5}, ["n/a = value not recorded", "site 1",
                                        "missing with probability 50%"]),
+    ("watch", {}, ["dark = room light off", "noisy = loud background noise"]),
 ])
 def test_captions_explain_the_corruptions(name, kwargs, phrases):
     ds = load(name, **kwargs)
-    fig = viz.plot_samples(ds, 2)
+    fig = viz.plot_samples(ds, 4 if name == "watch" else 2)  # watch: every condition shown
     for phrase in phrases:
         assert phrase in caption(fig), (phrase, caption(fig))
     texts = figure_texts(fig)
