@@ -97,3 +97,12 @@ def true(name: str, condition: bool, hint: str) -> None:
     if not bool(condition):
         raise ExerciseFailed(f"{name}: {hint}")
     _passed(name)
+
+
+# --- 01 multimodal data ----------------------------------------------------------------------
+
+
+# --- 02 preprocessing pipelines --------------------------------------------------------------
+
+
+# --- 03 feature extraction -------------------------------------------------------------------

@@ -49,3 +49,12 @@ def test_equal_never_shows_the_expected_answer():
 
 def test_exercise_failed_is_an_assertion_error():
     assert issubclass(check.ExerciseFailed, AssertionError)
+
+
+# --- 01 multimodal data ----------------------------------------------------------------------
+
+
+# --- 02 preprocessing pipelines --------------------------------------------------------------
+
+
+# --- 03 feature extraction -------------------------------------------------------------------
