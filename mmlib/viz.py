@@ -37,7 +37,8 @@ contrast stretches), from ``info["corruptions"]`` when the dataset gives it, els
 Each ``draw_*`` function draws one sample on one matplotlib ``Axes`` and can be used alone. This
 module never imports :mod:`mmlib.data` (the dataset is duck-typed) and imports matplotlib only
 when drawing. The ``info`` fields it reads (all optional): ``kinds``, ``class_names``,
-``label_units``, ``row_label_metadata``, ``conditions``, ``condition_notes``, ``corruptions``,
+``label_units``, ``label_undefined`` (task -> ``(other task, class)``: the label means nothing
+for that class, drawn as ``n/a``), ``row_label_metadata``, ``conditions``, ``condition_notes``, ``corruptions``,
 ``knobs``, ``sample_rate``, ``fps``, ``frame_rate``, ``vocab``, ``text_source``,
 ``text_answer``, ``feature_names``, ``feature_units``, ``feature_groups``, ``heatmap_axes``,
 ``heatmap_extent`` and ``value_units`` (modality -> unit of its values, e.g. ``"power (dB)"``).
@@ -890,6 +891,10 @@ def _row_label(ds: Any, i: int) -> str:
     for task, y in ds.labels.items():
         names = ds.info.get("class_names", {}).get(task)
         unit = ds.info.get("label_units", {}).get(task, "")
+        other, code = ds.info.get("label_undefined", {}).get(task, (None, None))
+        if other in ds.labels and int(ds.labels[other][i]) == code:
+            parts.append(f"{task}: n/a")
+            continue
         parts.append(f"{task}: {names[int(y[i])]}" if names else
                      f"{task}: {float(y[i]):.3g} {unit}".rstrip())
     for key, names in ds.info.get("row_label_metadata", {}).items():

@@ -331,6 +331,16 @@ def test_info_corruptions_override_the_knob_notes():
     assert "m_image: blurred by a 3x3 box filter" in text and "Gaussian" not in text
 
 
+def test_a_label_that_means_nothing_for_the_class_is_drawn_as_na():
+    ds = load("drive")
+    none = np.flatnonzero(ds.labels["object"] == 0)[:1].tolist()
+    car = np.flatnonzero(ds.labels["object"] == 1)[:1].tolist()
+    text = "\n".join(figure_texts(viz.plot_samples(ds, indices=none + car,
+                                                   modalities=["camera"])))
+    assert "distance: n/a" in text and "distance: 0 m" not in text
+    assert re.search(r"distance: \d+(\.\d+)? m", text), "an object's distance keeps its unit"
+
+
 def test_titles_and_row_labels_are_legible_and_layout_is_tight():
     from matplotlib.text import Annotation
 

@@ -622,6 +622,7 @@ def _info(max_range: float, knobs: dict[str, Any]) -> dict[str, Any]:
         "conditions": list(CONDITIONS),
         "row_label_metadata": {"condition": list(CONDITIONS)},
         "label_units": {"distance": "m"},
+        "label_undefined": {"distance": ("object", 0)},  # no object, no distance
         "heatmap_axes": {"radar": ("range (m)", "radial speed (m/s)")},
         "heatmap_extent": {"radar": (0.0, max_range, -_MAX_SPEED, _MAX_SPEED)},
         "knobs": knobs,
