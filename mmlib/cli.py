@@ -6,6 +6,9 @@
 ``mmcourse execute [NOTEBOOK ...]``
     Runs notebooks in place, each in a fresh kernel (all of ``notebooks/`` by default), stores clean
     outputs and prints each notebook's wall time. Exits 1 naming the notebook and cell that failed.
+``mmcourse student [--out DIR] [NOTEBOOK ...]``
+    Writes student copies of the notebooks into ``DIR`` (default ``student/``): each exercise's
+    ``solution`` cell becomes a stub (see :mod:`mmlib.classroom`); nothing else changes.
 """
 
 from __future__ import annotations
@@ -354,17 +357,36 @@ def execute(paths: Sequence[str], timeout: int) -> int:
 # ----------------------------------------------------------------------------------------- main
 
 def main(argv: Sequence[str] | None = None) -> int:
-    """Entry point of ``mmcourse``: ``doctor`` or ``execute``; returns the exit status."""
+    """Entry point of ``mmcourse`` (doctor, execute, student); returns the exit status."""
     parser = argparse.ArgumentParser(prog="mmcourse", description=__doc__.splitlines()[0])
     sub = parser.add_subparsers(dest="command", required=True)
     sub.add_parser("doctor", help="check that this machine can run the course")
     ex = sub.add_parser("execute", help="run notebooks in place, store clean outputs, time them")
     ex.add_argument("notebooks", nargs="*", metavar="NOTEBOOK", help="default: all of notebooks/")
     ex.add_argument("--timeout", type=int, default=600, help="seconds per cell (default 600)")
+    st = sub.add_parser("student", help="write student copies (exercise answers as stubs)")
+    st.add_argument("notebooks", nargs="*", metavar="NOTEBOOK", help="default: all of notebooks/")
+    st.add_argument("--out", default="student", help="output folder (default: student/)")
     args = parser.parse_args(argv)
     if args.command == "doctor":
         return doctor()
+    if args.command == "student":
+        return student(args.notebooks, args.out)
     return execute(args.notebooks, args.timeout)
+
+
+def student(paths: Sequence[str], out: str) -> int:
+    """Write the student copies; print where each went."""
+    from mmlib.classroom import write_student_versions
+
+    try:
+        written = write_student_versions(out, [Path(p) for p in paths] or None)
+    except ValueError as exc:
+        print(f"mmcourse student: {exc}", file=sys.stderr)
+        return 1
+    for path in written:
+        print(f"wrote {path}")
+    return 0
 
 
 if __name__ == "__main__":
