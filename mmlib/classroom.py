@@ -94,6 +94,29 @@ def student_notebook(nb: Any) -> Any:
     return student
 
 
+def exercises(notebooks: list[Path] | None = None) -> list[tuple[str, str, str]]:
+    """Every exercise of the course: ``(notebook slug, "Exercise N", its first sentence)``.
+
+    Read from the markdown cells that announce an exercise (``**Exercise N.** ...``), in notebook
+    order; the instructor guide's exercise table is checked against this list.
+    """
+    import nbformat
+
+    if notebooks is None:
+        notebooks = sorted((REPO_ROOT / "notebooks").glob("[0-9][0-9]_*.ipynb"))
+    found = []
+    for path in notebooks:
+        nb = nbformat.read(path, as_version=4)
+        for cell in nb.cells:
+            if cell.cell_type != "markdown":
+                continue
+            for match in re.finditer(r"\*\*(Exercise\s+\d+[a-z]?)\.?\*\*\.?\s*(.+?)"
+                                     r"(?:(?<=[.?!])\s|\n\n|$)", cell.source, re.S):
+                found.append((Path(path).stem, match.group(1),
+                              " ".join(match.group(2).split())))
+    return found
+
+
 def write_student_versions(out: Path | str = STUDENT_DIR,
                            notebooks: list[Path] | None = None) -> list[Path]:
     """Write the student copy of every notebook (default: all of ``notebooks/``) into ``out``.
