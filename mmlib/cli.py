@@ -9,6 +9,10 @@
 ``mmcourse student [--out DIR] [NOTEBOOK ...]``
     Writes student copies of the notebooks into ``DIR`` (default ``student/``): each exercise's
     ``solution`` cell becomes a stub (see :mod:`mmlib.classroom`); nothing else changes.
+``mmcourse slides [--vendor] [NOTEBOOK ...]``
+    Builds one offline reveal.js deck per notebook into ``slides/NN_slug.slides.html`` (all of
+    ``notebooks/`` by default; see :mod:`mmlib.slides`). ``--vendor`` instead refreshes
+    ``slides/vendor/`` (reveal.js and MathJax) from the npm packages pinned in ``slides/``.
 """
 
 from __future__ import annotations
@@ -357,7 +361,7 @@ def execute(paths: Sequence[str], timeout: int) -> int:
 # ----------------------------------------------------------------------------------------- main
 
 def main(argv: Sequence[str] | None = None) -> int:
-    """Entry point of ``mmcourse`` (doctor, execute, student); returns the exit status."""
+    """Entry point of ``mmcourse`` (doctor, execute, student, slides); returns the exit status."""
     parser = argparse.ArgumentParser(prog="mmcourse", description=__doc__.splitlines()[0])
     sub = parser.add_subparsers(dest="command", required=True)
     sub.add_parser("doctor", help="check that this machine can run the course")
@@ -367,11 +371,19 @@ def main(argv: Sequence[str] | None = None) -> int:
     st = sub.add_parser("student", help="write student copies (exercise answers as stubs)")
     st.add_argument("notebooks", nargs="*", metavar="NOTEBOOK", help="default: all of notebooks/")
     st.add_argument("--out", default="student", help="output folder (default: student/)")
+    sl = sub.add_parser("slides", help="build offline reveal.js decks into slides/")
+    sl.add_argument("notebooks", nargs="*", metavar="NOTEBOOK", help="default: all of notebooks/")
+    sl.add_argument("--vendor", action="store_true",
+                    help="refresh slides/vendor/ from the pinned npm packages (runs npm ci)")
     args = parser.parse_args(argv)
     if args.command == "doctor":
         return doctor()
     if args.command == "student":
         return student(args.notebooks, args.out)
+    if args.command == "slides":
+        from mmlib.slides import main as slides_main
+
+        return slides_main(args.notebooks, refresh_vendor=args.vendor)
     return execute(args.notebooks, args.timeout)
 
 
