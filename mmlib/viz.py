@@ -38,8 +38,8 @@ Each ``draw_*`` function draws one sample on one matplotlib ``Axes`` and can be 
 module never imports :mod:`mmlib.data` (the dataset is duck-typed) and imports matplotlib only
 when drawing. The ``info`` fields it reads (all optional): ``kinds``, ``class_names``,
 ``label_units``, ``label_undefined`` (task -> ``(other task, class)``: the label means nothing
-for that class, drawn as ``n/a``), ``row_label_metadata``, ``conditions``, ``condition_notes``, ``corruptions``,
-``knobs``, ``sample_rate``, ``fps``, ``frame_rate``, ``vocab``, ``text_source``,
+for that class, drawn as ``n/a``), ``row_label_metadata``, ``conditions``, ``condition_notes``,
+``corruptions``, ``knobs``, ``sample_rate``, ``fps``, ``frame_rate``, ``vocab``, ``text_source``,
 ``text_answer``, ``feature_names``, ``feature_units``, ``feature_groups``, ``heatmap_axes``,
 ``heatmap_extent`` and ``value_units`` (modality -> unit of its values, e.g. ``"power (dB)"``).
 """
@@ -64,8 +64,8 @@ if TYPE_CHECKING:
     from matplotlib.image import AxesImage
 
 __all__ = ["choose_samples", "draw_audio", "draw_heatmap", "draw_image", "draw_missing",
-           "draw_points", "draw_spectrogram", "draw_table", "draw_text", "draw_vector",
-           "draw_video", "draw_waveform", "plot_samples"]
+           "draw_points", "draw_presence_mask", "draw_spectrogram", "draw_table", "draw_text",
+           "draw_vector", "draw_video", "draw_waveform", "plot_av_sync", "plot_samples"]
 
 ROW_HEIGHT = 1.8
 """Height of one sample row of :func:`plot_samples` (inches)."""
@@ -1045,3 +1045,144 @@ def _kinds(dataset: Any) -> dict[str, str]:
         recorded = getattr(dataset, "info", {}).get("kinds", {})
         kinds = {m: recorded.get(m, "vector") for m in dataset.modalities}
     return dict(kinds)
+
+
+# ---------------------------------------------------------------------------------------------
+# presence masks and audio-video synchronisation (notebook 01)
+# ---------------------------------------------------------------------------------------------
+
+_PRESENT_COLOUR = "#3b6ea5"
+
+
+def draw_presence_mask(ax: Axes, mask: np.ndarray, columns: Sequence[str], *,
+                       first_sample: int = 0) -> AxesImage:
+    """A presence mask ``(n, M)`` as a grid: samples on x, modalities on y (row j = ``columns[j]``).
+
+    Present cells (1) are blue, missing cells (0) light grey, with a legend; no grid over the
+    cells. ``columns`` names the mask's columns, e.g. ``mmlib._common.mask_columns(...)`` (the
+    sorted modality names of the ``modality_mask`` model input); ``first_sample`` is the index
+    of the first row, for the x axis. Returns the ``AxesImage``.
+    """
+    from matplotlib.colors import ListedColormap
+    from matplotlib.patches import Patch
+
+    m = np.asarray(mask)
+    if m.ndim != 2 or m.dtype.kind not in "biuf":
+        raise ValueError(f"mask must be a numeric or boolean array of shape (n, M), got shape "
+                         f"{m.shape} and dtype {m.dtype}.")
+    if not np.isin(m, (0, 1)).all():
+        raise ValueError(f"mask must hold only 0 / 1 (or False / True), got values "
+                         f"{np.unique(m)[:6].tolist()}.")
+    names = [str(c) for c in columns]
+    if len(names) != m.shape[1]:
+        raise ValueError(f"columns must name every column of mask ({m.shape[1]}), got "
+                         f"{len(names)}: {names}.")
+    first_sample = check_int("first_sample", first_sample, minimum=0)
+    n = m.shape[0]
+    extent = (first_sample - 0.5, first_sample + n - 0.5, len(names) - 0.5, -0.5)
+    im = ax.imshow(m.T.astype(float), cmap=ListedColormap([_MISSING_COLOUR, _PRESENT_COLOUR]),
+                   vmin=0, vmax=1, aspect="auto", interpolation="nearest", extent=extent)
+    ax.grid(False)
+    # thin white borders between the cells (not a grid over the picture: they separate samples)
+    ax.vlines(np.arange(n - 1) + first_sample + 0.5, -0.5, len(names) - 0.5, color="white",
+              lw=0.6 if n <= 100 else 0.0)
+    ax.hlines(np.arange(len(names) - 1) + 0.5, extent[0], extent[1], color="white", lw=2.0)
+    ax.set_yticks(range(len(names)), names)
+    ax.set_xlabel("sample index")
+    ax.tick_params(labelsize=_font("xtick.labelsize", -1))
+    ax.legend(handles=[Patch(color=_PRESENT_COLOUR, label="present (1)"),
+                       Patch(color=_MISSING_COLOUR, label="missing (0)")],
+              loc="lower right", bbox_to_anchor=(1.0, 1.0), ncol=2, frameon=False,
+              fontsize=_font("legend.fontsize", -1), borderaxespad=0.2)
+    return im
+
+
+def plot_av_sync(video_curve: np.ndarray, fps: float, audio_curve: np.ndarray,
+                 audio_rate: float, lags: np.ndarray, scores: np.ndarray, *,
+                 offset: float | None = None, title: str | None = None) -> Figure:
+    """Audio-video synchronisation of one clip: two change curves on one time axis, and the
+    cross-correlation that aligns them.
+
+    Three panels: (1) the video's change curve (e.g. motion energy between frames ``k`` and
+    ``k + 1``, drawn as stems at the frame boundaries ``(k + 1) / fps``) and the audio's change
+    curve (e.g. onset strength at ``audio_rate`` values per second) as recorded, each scaled to
+    its maximum; (2) the same after moving the audio by the estimated offset
+    ``lags[argmax(scores)]``; (3) the cross-correlation score against the lag (s), with the
+    estimate and, if given, the true ``offset`` and a band of one video frame around it.
+    Positive lag = audio late.
+
+    Args:
+        video_curve: ``(T - 1,)`` one value per pair of consecutive frames.
+        fps: video frames per second (> 0).
+        audio_curve: ``(R,)`` the audio curve at ``audio_rate`` values per second.
+        audio_rate: values per second of ``audio_curve`` (> 0).
+        lags: ``(L,)`` the lags tried, in seconds, increasing.
+        scores: ``(L,)`` the cross-correlation score of each lag.
+        offset: the true offset in seconds, if known (e.g. ``metadata["av_offset"]``).
+        title: figure title.
+
+    Returns:
+        The matplotlib ``Figure``.
+    """
+    import matplotlib.pyplot as plt
+
+    video = _curve("video_curve", video_curve)
+    audio = _curve("audio_curve", audio_curve)
+    lags, scores = _curve("lags", lags), _curve("scores", scores)
+    if lags.shape != scores.shape:
+        raise ValueError(f"lags and scores must have the same length, got {lags.size} and "
+                         f"{scores.size}.")
+    for name, value in (("fps", fps), ("audio_rate", audio_rate)):
+        if isinstance(value, bool) or not isinstance(value, int | float | np.number):
+            raise TypeError(f"{name} must be a number, got {type(value).__name__}.")
+        if not value > 0:
+            raise ValueError(f"{name} must be > 0, got {value}.")
+    estimate = float(lags[int(np.argmax(scores))])
+    t_video = np.arange(1, video.size + 1) / float(fps)
+    t_audio = np.arange(audio.size) / float(audio_rate)
+    fig, axes = plt.subplots(3, 1, figsize=(7.5, 7.0), layout="constrained",
+                             gridspec_kw={"height_ratios": [1, 1, 1.1]})
+    end = max(t_audio[-1], t_video[-1]) + 0.02
+    for ax, shift, what in ((axes[0], 0.0, "as recorded"),
+                            (axes[1], estimate, f"audio moved by {-estimate:+.3f} s (the "
+                                                f"estimate)")):
+        ax.plot(t_audio - shift, _unit_max(audio), color="tab:blue", lw=1.2,
+                label="audio onset strength")
+        ax.vlines(t_video, 0, _unit_max(video), color="tab:orange", lw=3,
+                  label="video motion energy")
+        ax.plot(t_video, _unit_max(video), "o", color="tab:orange", ms=4)
+        ax.set_xlim(0.0, end)
+        ax.set_ylim(0, 1.12)
+        ax.set_ylabel("scaled to max")
+        ax.set_title(what, fontsize=_font("axes.labelsize"), loc="left")
+    axes[0].legend(loc="lower right", bbox_to_anchor=(1.0, 1.0), ncol=2, frameon=False,
+                   fontsize=_font("legend.fontsize", -1), borderaxespad=0.1)
+    axes[1].set_xlabel("time (s)")
+    ax = axes[2]
+    ax.plot(lags, scores / (np.abs(scores).max() or 1.0), color="0.2", lw=1.2)
+    if offset is not None:
+        ax.axvspan(offset - 1 / fps, offset + 1 / fps, color="tab:green", alpha=0.15,
+                   label="true offset +- 1 frame")
+        ax.axvline(offset, color="tab:green", lw=1.5, label=f"true offset {offset:+.3f} s")
+    ax.axvline(estimate, color="tab:red", ls="--", lw=1.5, label=f"estimate {estimate:+.3f} s")
+    ax.set_xlabel("lag (s; positive = audio late)")
+    ax.set_ylabel("correlation (scaled)")
+    ax.set_title("cross-correlation over lags", fontsize=_font("axes.labelsize"), loc="left")
+    ax.legend(loc="upper left", fontsize=_font("legend.fontsize", -1))
+    if title:
+        fig.suptitle(title, fontsize=_font("axes.labelsize", 2))
+    return fig
+
+
+def _curve(name: str, value: Any) -> np.ndarray:
+    """``value`` as a non-empty finite 1-D float array, or a ValueError naming ``name``."""
+    arr = np.asarray(value, dtype=float)
+    if arr.ndim != 1 or arr.size == 0 or not np.isfinite(arr).all():
+        raise ValueError(f"{name} must be a non-empty 1-D array of finite numbers, got shape "
+                         f"{arr.shape}.")
+    return arr
+
+
+def _unit_max(x: np.ndarray) -> np.ndarray:
+    top = float(np.max(np.abs(x)))
+    return x / top if top > 0 else x

@@ -376,3 +376,70 @@ def test_titles_and_row_labels_are_legible_and_layout_is_tight():
     for ax in grid[:, 0]:
         used, cell = ax.get_position(), ax.get_position(original=True)
         assert used.width * used.height > 0.7 * cell.width * cell.height
+
+
+# ------------------------------------------------------------------------------------------
+# notebook 01: presence masks and audio-video synchronisation
+# ------------------------------------------------------------------------------------------
+
+
+def test_draw_presence_mask_shows_the_mask_with_named_rows_and_a_legend():
+    mask = np.array([[1, 0, 1], [1, 1, 0], [0, 1, 1], [1, 1, 1]], dtype=bool)  # (n=4, M=3)
+    fig, ax = plt.subplots()
+    im = viz.draw_presence_mask(ax, mask, ["audio", "image", "text"], first_sample=10)
+    assert np.array_equal(im.get_array(), mask.T.astype(float))  # modalities on y, samples on x
+    assert [t.get_text() for t in ax.get_yticklabels()] == ["audio", "image", "text"]
+    assert ax.get_xlim() == (9.5, 13.5)  # the x axis counts sample indices from first_sample
+    labels = [t.get_text() for t in ax.get_legend().get_texts()]
+    assert labels == ["present (1)", "missing (0)"]
+    assert not has_visible_grid(ax)
+
+
+@pytest.mark.parametrize("mask, columns, error, message", [
+    (np.ones(4), ["a"], ValueError, r"mask must be .* shape \(n, M\), got shape \(4,\)"),
+    (np.full((3, 2), 2), ["a", "b"], ValueError, r"only 0 / 1 .* got values \[2\]"),
+    (np.ones((3, 2)), ["a"], ValueError, r"columns must name every column of mask \(2\), got 1"),
+])
+def test_draw_presence_mask_rejects_bad_arguments(mask, columns, error, message):
+    fig, ax = plt.subplots()
+    with pytest.raises(error, match=message):
+        viz.draw_presence_mask(ax, mask, columns)
+    with pytest.raises(TypeError, match="first_sample must be an integer"):
+        viz.draw_presence_mask(ax, np.ones((2, 1)), ["a"], first_sample=1.5)
+
+
+def test_plot_av_sync_draws_both_curves_on_one_time_axis_and_marks_the_peak():
+    fps, rate = 8, 256
+    video = np.zeros(7)
+    video[3] = 1.0  # a change at the frame boundary 0.5 s
+    audio = np.zeros(rate)
+    audio[int(0.7 * rate)] = 1.0  # heard 0.2 s later
+    lags = np.arange(-0.3, 0.3 + 1e-9, 1 / 128)
+    scores = np.exp(-((lags - 0.2) / 0.02) ** 2)
+    fig = viz.plot_av_sync(video, fps, audio, rate, lags, scores, offset=0.21, title="clip")
+    top, moved, corr = fig.axes
+    assert top.get_xlabel() == "" and moved.get_xlabel() == "time (s)"
+    assert corr.get_xlabel().startswith("lag (s")
+    legend = [t.get_text() for t in corr.get_legend().get_texts()]
+    assert "estimate +0.200 s" in legend and "true offset +0.210 s" in legend
+    # the moved audio's peak sits on the video change
+    line = moved.get_lines()[0]
+    assert abs(line.get_xdata()[np.argmax(line.get_ydata())] - 0.5) < 0.01
+    assert "audio moved by -0.200 s" in moved.get_title("left")
+    assert fig._suptitle.get_text() == "clip"
+
+
+@pytest.mark.parametrize("kwargs, error, message", [
+    ({"lags": np.zeros(3)}, ValueError, "lags and scores must have the same length, got 3 and 5"),
+    ({"fps": 0}, ValueError, "fps must be > 0, got 0"),
+    ({"audio_rate": "256"}, TypeError, "audio_rate must be a number, got str"),
+    ({"video_curve": np.zeros((2, 3))}, ValueError, r"video_curve must be a non-empty 1-D"),
+    ({"scores": [1.0, np.nan, 0, 0, 0]}, ValueError, "scores must be a non-empty 1-D array of "
+                                                     "finite numbers"),
+])
+def test_plot_av_sync_rejects_bad_arguments(kwargs, error, message):
+    args = {"video_curve": np.ones(7), "fps": 8, "audio_curve": np.ones(64), "audio_rate": 64,
+            "lags": np.linspace(-0.2, 0.2, 5), "scores": np.arange(5.0)}
+    args.update(kwargs)
+    with pytest.raises(error, match=message):
+        viz.plot_av_sync(**args)

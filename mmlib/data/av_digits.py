@@ -27,6 +27,10 @@ __all__ = ["AV_DIGITS_AUDIO", "load_av_digits"]
 AV_DIGITS_AUDIO = "av_digits_audio.npz"
 """The shipped espeak-ng clips (made by ``scripts/make_av_digits_audio.py``)."""
 
+LOG_MEL_FRAME, LOG_MEL_STEP, LOG_MEL_BANDS = 256, 80, 32
+"""Frame length and step (samples) and mel bands of ``audio_features="log_mel"``; recorded in
+``info["log_mel"]``, with the frames per second in ``info["frame_rate"]``."""
+
 _AUDIO_ARRAYS = ("audio", "lengths", "digit", "speaker", "speaker_names", "sample_rate", "words")
 """Arrays of :data:`AV_DIGITS_AUDIO` the loader reads."""
 
@@ -92,8 +96,8 @@ def load_av_digits(n_samples: int = 1797, seed: int = 0, *, image_size: int = 28
     audio, clip, onset = _audio(pool, digit, allowed, snr_db, r_clip, r_audio)
     sample_rate = int(pool["sample_rate"])
     if audio_features == "log_mel":
-        audio = log_mel_spectrogram(audio, sample_rate, frame_length=256, frame_step=80,
-                                    n_mels=32)[..., None]
+        audio = log_mel_spectrogram(audio, sample_rate, frame_length=LOG_MEL_FRAME,
+                                    frame_step=LOG_MEL_STEP, n_mels=LOG_MEL_BANDS)[..., None]
 
     knobs = {"n_samples": n_samples, "seed": seed, "image_size": image_size,
              "image_noise": image_noise, "occlusion": occlusion, "max_shift": max_shift,
@@ -217,6 +221,9 @@ def _info(pool: dict[str, np.ndarray], speaker_names: list[str], audio_features:
                   "audio": "audio" if audio_features == "waveform" else "spectrogram"},
         "class_names": {"digit": [str(d) for d in range(10)]},
         "sample_rate": int(pool["sample_rate"]),
+        **({"frame_rate": int(pool["sample_rate"]) / LOG_MEL_STEP,
+            "log_mel": {"frame_length": LOG_MEL_FRAME, "frame_step": LOG_MEL_STEP,
+                        "n_mels": LOG_MEL_BANDS}} if audio_features == "log_mel" else {}),
         "speaker_names": speaker_names,
         "words": [str(w) for w in pool["words"]],
         "row_label_metadata": {"speaker": speaker_names},
