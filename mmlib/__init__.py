@@ -13,7 +13,8 @@ Where things live (a folder per concept with several parts, a file per part)::
     data/        the five course datasets: container.py (MultimodalDataset), shipped.py
                  (checksummed files in datasets/), text.py, one file per dataset
     preprocess/  signal.py (NumPy log-mel, mel filters, resizing), audio.py (LogMelSpectrogram
-                 layer), image.py, text.py, tabular.py, augment.py
+                 layer), image.py, text.py, tabular.py, augment.py (paired augmentation),
+                 pipeline.py (multimodal tf.data pipelines, throughput)
     encoders.py  one encoder per modality kind (CNN, text CNN/RNN/Transformer, PointNet, ...)
     align.py     CCA, Deep CCA, CLIP / SigLIP, dual encoders, cross-modal attention, DTW
     fusion.py    fusion layers (early, late, tensor, low-rank, gated, FiLM, bilinear, attention)
@@ -23,6 +24,7 @@ Where things live (a folder per concept with several parts, a file per part)::
     deploy/      export, LiteRT (float16 / int8), serving, pruning, drift monitoring
     viz.py, widgets.py, check.py   figures, notebook widgets, exercise checks
     env.py, course.py, cli.py      set-up and seeds, the syllabus, the ``mmcourse`` command
+    classroom.py, slides.py        student versions of the notebooks, offline slide decks
 
 The contract between the modules (implemented once, in ``mmlib._common``):
 
@@ -51,8 +53,8 @@ __version__ = "0.1.0"
 
 _SUBMODULES = frozenset(
     {
-        "align", "check", "cli", "course", "data", "deploy", "encoders", "env", "explain",
-        "fusion", "preprocess", "robust", "train", "viz", "widgets",
+        "align", "check", "classroom", "cli", "course", "data", "deploy", "encoders", "env",
+        "explain", "fusion", "preprocess", "robust", "slides", "train", "viz", "widgets",
     }
 )
 

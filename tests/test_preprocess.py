@@ -488,3 +488,193 @@ def test_tabular_preprocessor_errors(clinic):
         P.TabularPreprocessor(numeric="age").fit(clinic)
     with pytest.raises(ValueError, match=r"categorical names the columns \['sex'\] more than"):
         P.TabularPreprocessor(categorical=["sex", "sex"]).fit(clinic)
+
+
+# ---------------------------------------------------------------- texts that follow a flip
+def reference_mirror(text, pairs=(("left", "right"),)):
+    """Python `re` reference: swap whole words of each pair in one pass."""
+    swap = {a: b for a, b in pairs} | {b: a for a, b in pairs}
+    pattern = r"\b(" + "|".join(map(re.escape, swap)) + r")\b"
+    return re.sub(pattern, lambda m: swap[m.group(1)], text)
+
+
+def test_mirror_words_swaps_whole_words_against_re():
+    texts = ["a circle left of a square", "on the right", "left left right leftover",
+             "the shape right of the triangle ?", "no spatial words", ""]
+    got = [t.decode() for t in P.mirror_words(texts).numpy()]
+    assert got == [reference_mirror(t) for t in texts]
+    assert got[2] == "right right left leftover"
+    twice = P.mirror_words(P.mirror_words(texts)).numpy()
+    assert [t.decode() for t in twice] == texts  # an involution
+    vertical = (("above", "below"), ("top", "bottom"))
+    text = "a circle above a square at the top left"
+    assert P.mirror_words(text, vertical).numpy().decode() == reference_mirror(text, vertical)
+    assert P.mirror_words(tf.constant([["left"], ["right"]])).shape == (2, 1)
+
+
+def test_mirror_words_errors():
+    with pytest.raises(TypeError, match="text must be a string tensor .* got dtype int32"):
+        P.mirror_words(tf.constant([1, 2]))
+    with pytest.raises(ValueError, match="pairs must be a non-empty sequence"):
+        P.mirror_words("left", pairs=())
+    with pytest.raises(ValueError, match="pairs must hold .* lower-case letters, got 'left'"):
+        P.mirror_words("left", pairs=("left", "right"))
+    with pytest.raises(ValueError, match="pairs must name every word once"):
+        P.mirror_words("left", pairs=(("left", "right"), ("right", "up")))
+    with pytest.raises(ValueError, match="lower-case letters, got \\('Left', 'right'\\)"):
+        P.mirror_words("left", pairs=(("Left", "right"),))
+
+
+def test_flip_with_text_flips_images_and_mirrors_texts_together():
+    rng = np.random.default_rng(0)
+    images = rng.normal(size=(3, 4, 5, 2)).astype("float32")
+    texts = {"caption": ["a left b", "a right b", "a above b"], "question": ["left ?"] * 3}
+    flip = np.array([True, False, True])
+    out, mirrored = P.flip_with_text(images, texts, flip)
+    expected = np.where(flip[:, None, None, None], images[:, :, ::-1], images)
+    np.testing.assert_array_equal(out.numpy(), expected)
+    assert [t.decode() for t in mirrored["caption"].numpy()] == ["a right b", "a right b",
+                                                                 "a above b"]
+    assert [t.decode() for t in mirrored["question"].numpy()] == ["right ?", "left ?", "right ?"]
+    one, (cap, q) = P.flip_with_text(images[0], ("left", "right"), tf.constant(True))
+    np.testing.assert_array_equal(one.numpy(), images[0][:, ::-1])
+    assert (cap.numpy(), q.numpy()) == (b"right", b"left")
+    same, text = P.flip_with_text(images, texts["caption"], tf.constant(False))
+    np.testing.assert_array_equal(same.numpy(), images)
+    assert [t.decode() for t in text.numpy()] == texts["caption"]
+
+
+def test_flip_with_text_errors():
+    image = np.zeros((4, 4, 1), "float32")
+    with pytest.raises(ValueError, match=r"image must have shape \(H, W, C\) or"):
+        P.flip_with_text(np.zeros((4, 4)), "left", tf.constant(True))
+    with pytest.raises(TypeError, match="flip must be a bool tensor, got dtype int32"):
+        P.flip_with_text(image, "left", tf.constant(1))
+    with pytest.raises(ValueError, match=r"flip must be a scalar .* got shape \(2,\)"):
+        P.flip_with_text(image, "left", tf.constant([True, False]))
+    with pytest.raises(TypeError, match="texts must be a string tensor"):
+        P.flip_with_text(image, 3, tf.constant(True))
+
+
+def test_random_flip_with_text_is_seeded_and_consistent():
+    images = np.arange(64 * 2 * 3, dtype="float32").reshape(64, 2, 3, 1)
+    texts = ["left"] * 64
+    out, mirrored = P.random_flip_with_text(images, texts, tf.constant([3, 4]))
+    again, _ = P.random_flip_with_text(images, texts, tf.constant([3, 4]))
+    np.testing.assert_array_equal(out.numpy(), again.numpy())
+    flipped = np.all(out.numpy() == images[:, :, ::-1], axis=(1, 2, 3))
+    np.testing.assert_array_equal(flipped, mirrored.numpy() == b"right")  # image <-> text
+    assert 16 < flipped.sum() < 48  # about half
+    outcomes = {P.random_flip_with_text(images[0], "left", tf.constant([s, 0]))[1].numpy()
+                for s in range(20)}
+    assert outcomes == {b"left", b"right"}
+    with pytest.raises(ValueError, match=r"seed must be an integer tensor of shape \(2,\)"):
+        P.random_flip_with_text(images, texts, tf.constant([1, 2, 3]))
+
+
+# ------------------------------------------------------------------------------- pipelines
+def test_multimodal_pipeline_zips_maps_pads_and_keeps_pairs():
+    n = 10
+    lengths = np.arange(n) % 4 + 1
+    inputs = {"vec": np.arange(n * 2, dtype="float32").reshape(n, 2),
+              "text": [" ".join(["w"] * k) for k in lengths]}
+    maps = {"text": lambda s: tf.ones_like(tf.strings.split(s), dtype=tf.int32)}  # 1 per word
+    ds = P.multimodal_pipeline(inputs, np.arange(n), maps=maps, batch_size=4)
+    batches = list(ds)
+    assert [int(y.shape[0]) for _, y in batches] == [4, 4, 2]
+    for x, y in batches:
+        y = y.numpy()
+        np.testing.assert_array_equal(x["vec"].numpy()[:, 0], 2 * y)  # pairs kept
+        assert x["text"].shape[1] == lengths[y].max()  # padded to the longest in the batch
+        np.testing.assert_array_equal(x["text"].numpy().sum(axis=1), lengths[y])  # zeros
+    only_inputs = P.multimodal_pipeline({"vec": inputs["vec"]}, batch_size=5)
+    assert isinstance(only_inputs.element_spec, dict) and len(list(only_inputs)) == 2
+
+
+def test_multimodal_pipeline_shuffle_cache_augment_are_seeded():
+    n = 12
+
+    def costly(v):
+        return v * 2.0
+
+    def add_noise(x, y, seed):
+        return {"v": x["v"] + tf.random.stateless_uniform((), seed)}, y
+
+    def make(seed):
+        return P.multimodal_pipeline({"v": np.arange(n, dtype="float32")}, np.arange(n),
+                                     maps={"v": costly}, batch_size=n, shuffle=True,
+                                     seed=seed, cache=True, augment=add_noise, parallel=True,
+                                     prefetch=True)
+
+    def epoch(ds):
+        x, y = next(iter(ds))
+        return x["v"].numpy(), y.numpy()
+
+    ds = make(0)
+    (v1, y1), (v2, y2) = epoch(ds), epoch(ds)
+    v1b, y1b = epoch(make(0))
+    np.testing.assert_array_equal(y1, y1b)
+    np.testing.assert_array_equal(v1, v1b)  # same seed: same order, same noise
+    assert sorted(y1) == list(range(n)) and not np.array_equal(y1, y2)  # a new order
+    for v, y in ((v1, y1), (v2, y2)):
+        noise = v - 2.0 * y
+        assert np.all((noise >= 0) & (noise < 1))
+    noise1 = dict(zip(y1, v1 - 2.0 * y1, strict=True))
+    noise2 = dict(zip(y2, v2 - 2.0 * y2, strict=True))
+    assert any(abs(noise1[k] - noise2[k]) > 1e-6 for k in range(n))  # new draws every epoch
+    assert not np.array_equal(y1, epoch(make(1))[1])
+
+
+def test_multimodal_pipeline_options_and_errors():
+    x = {"a": np.zeros((4, 2))}
+    off = P.multimodal_pipeline(x, np.zeros(4), default_optimizations=False)
+    opts = off.options().experimental_optimization
+    assert opts.apply_default_optimizations is False and opts.inject_prefetch is False
+    assert P.multimodal_pipeline(x).options().experimental_optimization.inject_prefetch \
+        is not False
+    labels = {"t1": np.zeros(4), "t2": np.ones(4)}
+    _, y = next(iter(P.multimodal_pipeline(x, labels, batch_size=4)))
+    assert set(y) == {"t1", "t2"} and y["t2"].numpy().tolist() == [1.0] * 4
+    with pytest.raises(TypeError, match="inputs must be a non-empty mapping"):
+        P.multimodal_pipeline([np.zeros(3)])
+    with pytest.raises(ValueError, match=r"maps names modalities \['b'\]"):
+        P.multimodal_pipeline(x, maps={"b": abs})
+    with pytest.raises(TypeError, match=r"maps\['a'\] must be callable, got int"):
+        P.multimodal_pipeline(x, maps={"a": 3})
+    with pytest.raises(ValueError, match="same number of samples, got .*'a': 4.*'labels': 3"):
+        P.multimodal_pipeline(x, np.zeros(3))
+    with pytest.raises(TypeError, match=r"inputs\['a'\] must be an array .* got int"):
+        P.multimodal_pipeline({"a": 5})
+    with pytest.raises(TypeError, match="augment must be callable or None, got str"):
+        P.multimodal_pipeline(x, augment="flip")
+    with pytest.raises(ValueError, match="batch_size must be an integer >= 1, got 0"):
+        P.multimodal_pipeline(x, batch_size=0)
+
+
+def test_measure_throughput_counts_samples_time_and_waiting():
+    batches = [np.zeros((5, 3)), np.zeros((5, 3)), np.zeros((2, 3))]
+    rows = P.measure_throughput(batches, epochs=2, step_seconds=0.01)
+    assert [r["epoch"] for r in rows] == [1, 2] and all(r["samples"] == 12 for r in rows)
+    for r in rows:
+        assert r["seconds"] >= 0.03 and r["samples_per_s"] == pytest.approx(12 / r["seconds"])
+        assert 0 <= r["waiting"] < 0.5 and r["cpu_seconds"] >= 0
+
+    def slow():  # a generator that takes 20 ms per batch: the loop waits for it
+        import time
+        for _ in range(3):
+            time.sleep(0.02)
+            yield (np.zeros((4, 1)), np.zeros(4))
+
+    waited = P.measure_throughput(slow, epochs=1)[0]
+    assert waited["samples"] == 12 and waited["waiting"] > 0.8
+    assert waited["cpu_seconds"] < 0.5 * waited["seconds"]  # sleeping costs no CPU
+    ds = tf.data.Dataset.from_tensor_slices(np.zeros((10, 2))).batch(4)
+    assert P.measure_throughput(ds)[1]["samples"] == 10
+    with pytest.raises(TypeError, match="batches must be iterable"):
+        P.measure_throughput(3)
+    with pytest.raises(ValueError, match="epochs must be an integer >= 1, got 0"):
+        P.measure_throughput(batches, epochs=0)
+    with pytest.raises(ValueError, match="step_seconds must be a number in"):
+        P.measure_throughput(batches, step_seconds=-1.0)
+    with pytest.raises(ValueError, match="every batch must hold arrays or tensors"):
+        P.measure_throughput([1, 2])

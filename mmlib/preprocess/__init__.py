@@ -13,7 +13,12 @@ One file per part; every name below is importable from :mod:`mmlib.preprocess` i
   :func:`image_preprocessor` (resize → rescale → standardise as one Keras model).
 * ``augment.py`` — :class:`PairedAugment`: **one** random flip / crop per sample applied to every
   spatially aligned modality (RGB + depth, image + segmentation mask), so pixels stay aligned
-  (特征对齐) after augmentation.
+  (特征对齐) after augmentation; :func:`mirror_words`, :func:`flip_with_text` and
+  :func:`random_flip_with_text` flip an image and swap "left" / "right" in the texts that
+  describe it, so image and caption stay consistent.
+* ``pipeline.py`` — :func:`multimodal_pipeline` (a ``tf.data`` pipeline for paired modalities:
+  zip → map → cache → shuffle → augment → padded batch → prefetch) and
+  :func:`measure_throughput` (samples per second per epoch, with a simulated training step).
 * ``text.py`` — :func:`standardize_caption` (lower-case, strip punctuation but keep numbers such
   as ``37.5`` and ``50%``) and :func:`make_text_vectorizer` (a ``TextVectorization`` adapted on a
   corpus).
@@ -21,9 +26,11 @@ One file per part; every name below is importable from :mod:`mmlib.preprocess` i
   that standardises numeric columns, one-hot encodes categorical ones and adds missing-value
   indicators.
 
-Importing this package does not import TensorFlow or Keras: the Keras-based names
-(``LogMelSpectrogram``, ``PairedAugment``, ``image_stats``, ``image_preprocessor``,
-``standardize_caption``, ``make_text_vectorizer``) load their file on first use. Their Keras
+Importing this package does not import TensorFlow or Keras: the TensorFlow-based names
+(``LogMelSpectrogram``, ``PairedAugment``, ``mirror_words``, ``flip_with_text``,
+``random_flip_with_text``, ``image_stats``, ``image_preprocessor``, ``standardize_caption``,
+``make_text_vectorizer``, ``multimodal_pipeline``, ``measure_throughput``) load their file on
+first use. Their Keras
 registrations (``mmlib>LogMelSpectrogram``, ...) therefore exist once the name has been used or
 its file imported; ``keras.models.load_model`` finds them by the module path stored in the
 saved file.
@@ -39,13 +46,24 @@ from mmlib.preprocess.tabular import TabularPreprocessor
 
 if TYPE_CHECKING:  # the lazy names, for type checkers and IDEs
     from mmlib.preprocess.audio import LogMelSpectrogram
-    from mmlib.preprocess.augment import PairedAugment
+    from mmlib.preprocess.augment import (
+        PairedAugment,
+        flip_with_text,
+        mirror_words,
+        random_flip_with_text,
+    )
     from mmlib.preprocess.image import image_preprocessor, image_stats
+    from mmlib.preprocess.pipeline import measure_throughput, multimodal_pipeline
     from mmlib.preprocess.text import make_text_vectorizer, standardize_caption
 
 _LAZY = {
     "LogMelSpectrogram": "audio",
     "PairedAugment": "augment",
+    "flip_with_text": "augment",
+    "mirror_words": "augment",
+    "random_flip_with_text": "augment",
+    "measure_throughput": "pipeline",
+    "multimodal_pipeline": "pipeline",
     "image_preprocessor": "image",
     "image_stats": "image",
     "make_text_vectorizer": "text",
@@ -54,9 +72,10 @@ _LAZY = {
 """Keras-based name -> the file (submodule) that defines it, imported on first access."""
 
 __all__ = [
-    "LogMelSpectrogram", "PairedAugment", "TabularPreprocessor", "hz_to_mel",
+    "LogMelSpectrogram", "PairedAugment", "TabularPreprocessor", "flip_with_text", "hz_to_mel",
     "image_preprocessor", "image_stats", "log_mel_spectrogram", "make_text_vectorizer",
-    "mel_filterbank", "resize_images", "standardize_caption",
+    "measure_throughput", "mel_filterbank", "mirror_words", "multimodal_pipeline",
+    "random_flip_with_text", "resize_images", "standardize_caption",
 ]
 
 

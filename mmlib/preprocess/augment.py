@@ -1,10 +1,16 @@
 """Paired augmentation: :class:`PairedAugment` draws **one** random flip / crop per sample and
 applies it to every spatially aligned modality (RGB + depth, image + segmentation mask), so their
-pixels stay aligned (特征对齐) after augmentation."""
+pixels stay aligned (特征对齐) after augmentation.
+
+Text that describes an image's layout must follow a flip too: :func:`mirror_words` swaps
+"left" and "right" (or any word pairs), :func:`flip_with_text` flips an image and mirrors its
+texts together, and :func:`random_flip_with_text` does so with probability 0.5 from a stateless
+seed (for ``tf.data`` pipelines, see :func:`mmlib.preprocess.multimodal_pipeline`)."""
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+import re
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 import keras
@@ -14,7 +20,10 @@ from keras import ops
 from mmlib._validate import check_choice, check_int
 from mmlib.preprocess._params import pair
 
-__all__ = ["PairedAugment"]
+__all__ = ["PairedAugment", "flip_with_text", "mirror_words", "random_flip_with_text"]
+
+LEFT_RIGHT: tuple[tuple[str, str], ...] = (("left", "right"),)
+"""The word pairs a horizontal flip swaps by default."""
 
 
 @keras.saving.register_keras_serializable(package="mmlib")
@@ -178,3 +187,134 @@ class PairedAugment(keras.layers.Layer):
                       seed=self.seed)
         return config
 
+
+
+# --------------------------------------------------------------------------------------------
+# an image and the text that describes its layout
+# --------------------------------------------------------------------------------------------
+
+
+def _word_pairs(pairs: Any) -> tuple[tuple[str, str], ...]:
+    """Check ``pairs``: a sequence of ``(word, word)`` pairs, lower-case letters, no word twice."""
+    if isinstance(pairs, str) or not isinstance(pairs, Sequence) or not pairs:
+        raise ValueError(f"pairs must be a non-empty sequence of (word, word) pairs, e.g. "
+                         f"{LEFT_RIGHT}, got {pairs!r}.")
+    out = []
+    for pair_ in pairs:
+        if (isinstance(pair_, str) or not isinstance(pair_, Sequence) or len(pair_) != 2
+                or not all(isinstance(w, str) and re.fullmatch(r"[a-z]+", w) for w in pair_)):
+            raise ValueError(f"pairs must hold (word, word) pairs of lower-case letters, got "
+                             f"{pair_!r} in {pairs!r}.")
+        out.append((pair_[0], pair_[1]))
+    words = [w for p in out for w in p]
+    if len(set(words)) != len(words):
+        raise ValueError(f"pairs must name every word once, got {pairs!r}.")
+    return tuple(out)
+
+
+def _string_tensor(name: str, text: Any) -> tf.Tensor:
+    try:
+        text = tf.convert_to_tensor(text)
+    except (TypeError, ValueError):
+        raise TypeError(f"{name} must be a string tensor (or strings), got "
+                        f"{type(text).__name__}.") from None
+    if text.dtype != tf.string:
+        raise TypeError(f"{name} must be a string tensor (or strings), got dtype "
+                        f"{text.dtype.name}.")
+    return text
+
+
+def mirror_words(text: Any, pairs: Sequence[tuple[str, str]] = LEFT_RIGHT) -> tf.Tensor:
+    """Swap the two words of every pair in ``text``: the description of the mirrored scene.
+
+    ``"a circle left of a square"`` → ``"a circle right of a square"``; whole words only
+    (``"leftover"`` stays), lower-case text (standardise first, e.g. with
+    :func:`mmlib.preprocess.standardize_caption`). Works inside ``tf.data`` and Keras graphs.
+
+    Args:
+        text: string tensor of any shape (or Python strings).
+        pairs: the word pairs to swap, default ``(("left", "right"),)``; for a vertical flip
+            use e.g. ``(("above", "below"), ("top", "bottom"))``.
+
+    Returns:
+        String tensor of the same shape.
+    """
+    pairs = _word_pairs(pairs)
+    s = _string_tensor("text", text)
+    for i, (a, b) in enumerate(pairs):
+        mark = f"\x01{i}\x01"  # a placeholder no standardised text contains
+        s = tf.strings.regex_replace(s, rf"\b{a}\b", mark)
+        s = tf.strings.regex_replace(s, rf"\b{b}\b", a)
+        s = tf.strings.regex_replace(s, mark, b)
+    return s
+
+
+def flip_with_text(image: Any, texts: Any, flip: Any,
+                   pairs: Sequence[tuple[str, str]] = LEFT_RIGHT) -> tuple[Any, Any]:
+    """Flip an image left-right and mirror the words of its texts, together, where ``flip``.
+
+    A horizontal flip turns "a circle left of a square" into a false caption unless the text is
+    mirrored too (:func:`mirror_words`); this function keeps image and texts consistent.
+
+    Args:
+        image: one image ``(H, W, C)`` with a scalar ``flip``, or a batch ``(batch, H, W, C)``
+            with ``flip`` of shape ``(batch,)`` (or a scalar: the whole batch).
+        texts: a string tensor or strings (``()`` for one image, ``(batch,)`` for a batch),
+            or a dict or tuple of them (e.g. caption and question): every text is mirrored.
+        flip: bool tensor, scalar or ``(batch,)``.
+        pairs: the word pairs to swap (default "left" ↔ "right").
+
+    Returns:
+        ``(image, texts)`` with the same shapes and structure.
+    """
+    pairs = _word_pairs(pairs)
+    image = tf.convert_to_tensor(image)
+    if image.shape.rank not in (3, 4):
+        raise ValueError(f"image must have shape (H, W, C) or (batch, H, W, C), got "
+                         f"{tuple(image.shape)}.")
+    flip = tf.convert_to_tensor(flip)
+    if flip.dtype != tf.bool:
+        raise TypeError(f"flip must be a bool tensor, got dtype {flip.dtype.name}.")
+    if flip.shape.rank not in (0, 1) or (flip.shape.rank == 1 and image.shape.rank == 3):
+        raise ValueError(f"flip must be a scalar (one image) or of shape (batch,) for a batch "
+                         f"of images, got shape {tuple(flip.shape)} for image shape "
+                         f"{tuple(image.shape)}.")
+    image_flip = tf.reshape(flip, [-1, 1, 1, 1]) if flip.shape.rank == 1 else flip
+    image = tf.where(image_flip, tf.reverse(image, axis=[-2]), image)
+
+    def mirror(text: Any) -> tf.Tensor:
+        text = _string_tensor("texts", text)
+        return tf.where(flip, mirror_words(text, pairs), text)
+
+    if isinstance(texts, Mapping):
+        return image, {k: mirror(v) for k, v in texts.items()}
+    if isinstance(texts, tuple):
+        return image, tuple(mirror(v) for v in texts)
+    return image, mirror(texts)
+
+
+def random_flip_with_text(image: Any, texts: Any, seed: Any,
+                          pairs: Sequence[tuple[str, str]] = LEFT_RIGHT) -> tuple[Any, Any]:
+    """:func:`flip_with_text` with probability 0.5 per image, drawn from a stateless ``seed``.
+
+    The same seed gives the same flips (``tf.random.stateless_uniform``), so a ``tf.data``
+    pipeline that hands every element its own seed (``tf.data.Dataset.random``) is
+    reproducible and still draws new flips every epoch.
+
+    Args:
+        image: ``(H, W, C)`` or ``(batch, H, W, C)``.
+        texts: string tensor(s) describing the image (see :func:`flip_with_text`).
+        seed: int tensor of shape ``(2,)``.
+        pairs: the word pairs to swap (default "left" ↔ "right").
+
+    Returns:
+        ``(image, texts)``.
+    """
+    image = tf.convert_to_tensor(image)
+    seed = tf.convert_to_tensor(seed)
+    if seed.dtype not in (tf.int32, tf.int64) or not seed.shape.is_compatible_with((2,)):
+        raise ValueError(f"seed must be an integer tensor of shape (2,), got dtype "
+                         f"{seed.dtype.name} and shape {tuple(seed.shape)}.")
+    shape = () if image.shape.rank == 3 else tf.shape(image)[:1]
+    flip = tf.random.stateless_uniform(shape, seed) < 0.5
+    return flip_with_text(image, texts, flip, pairs)
