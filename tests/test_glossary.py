@@ -20,7 +20,7 @@ def glossary() -> dict[str, tuple[str, str]]:
     text = GLOSSARY.read_text(encoding="utf-8")
     body = text.split("<!-- glossary:rows -->", 1)[1].split("<!-- glossary:end -->", 1)[0]
     rows = {}
-    for line in body.strip().splitlines():
+    for line in body.strip().splitlines()[2:]:  # after the header and its separator
         cells = [c.strip() for c in line.strip().strip("|").split("|")]
         assert len(cells) == 4, f"glossary row must have 4 cells: {line}"
         english, chinese, _pinyin, notebook = cells
