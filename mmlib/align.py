@@ -5,15 +5,21 @@ samples (an image and its caption should land close together in a shared space) 
 samples (a word and an image region, a video frame and an audio window). This module provides the
 standard tools, each checked against an independent reference in ``tests/test_align.py``:
 
+* :class:`MultimodalMF` — multimodal (collective) matrix factorization with a shared factor,
+  closed form (truncated SVD) or alternating least squares (Singh & Gordon 2008).
 * :class:`CCA` — linear canonical correlation analysis (Hotelling 1936), closed form.
 * :func:`dcca_loss` / :class:`DeepCCALoss` — Deep CCA (Andrew et al. 2013) as a Keras loss.
 * :func:`clip_loss` / :class:`CLIPLoss` — symmetric InfoNCE of CLIP (Radford et al. 2021).
 * :func:`siglip_loss` / :class:`SigLIPLoss` — pairwise sigmoid loss of SigLIP (Zhai et al. 2023).
 * :class:`DualEncoder` — a two-tower ``keras.Model`` trained with either contrastive loss.
+* :func:`mmd2` — squared maximum mean discrepancy (Gaussian kernels; Gretton et al. 2012);
+  :class:`SharedHeadEncoder` — the transferability constraint: modality adapters, one shared
+  projection head, a pairing loss plus MMD (Long et al. 2015).
 * :class:`CrossModalAttention` — attention from one modality's tokens to another's, returning the
   attention weights for plotting.
 * :func:`dtw` — exact dynamic time warping (cost and path); :func:`soft_dtw` /
-  :class:`SoftDTWLoss` — differentiable soft-DTW (Cuturi & Blondel 2017).
+  :class:`SoftDTWLoss` — differentiable soft-DTW (Cuturi & Blondel 2017);
+  :func:`soft_dtw_alignment` — its expected alignment matrix (the gradient w.r.t. the costs).
 * :func:`retrieval_metrics` — Recall@K, median and mean rank in both retrieval directions.
 
 Shapes follow the course convention: ``(batch, d_a)`` is a batch of modality-A feature vectors,
@@ -39,6 +45,9 @@ from mmlib._validate import check_choice, check_float, check_int, check_numeric_
 
 __all__ = [
     "CCA",
+    "MMD_BANDWIDTHS",
+    "MultimodalMF",
+    "SharedHeadEncoder",
     "CLIPLoss",
     "CrossModalAttention",
     "DeepCCALoss",
@@ -48,9 +57,11 @@ __all__ = [
     "clip_loss",
     "dcca_loss",
     "dtw",
+    "mmd2",
     "retrieval_metrics",
     "siglip_loss",
     "soft_dtw",
+    "soft_dtw_alignment",
 ]
 
 _PKG = "mmlib"
@@ -306,6 +317,244 @@ class CCA(BaseEstimator):
 
 
 # --------------------------------------------------------------------------------------------
+# Multimodal (collective) matrix factorization
+# --------------------------------------------------------------------------------------------
+
+_MF_SOLVERS = ("svd", "als")
+
+
+class MultimodalMF(BaseEstimator):
+    """Multimodal (collective) matrix factorization with one shared factor (多模态矩阵分解).
+
+    Each sample ``i`` gets one latent vector ``u_i`` (row of ``U``, ``k`` values) that must explain
+    *both* of its modalities, each through its own loadings::
+
+        X - mean_x ≈ U V_x'        (n, d_x) ≈ (n, k) (k, d_x)
+        Y - mean_y ≈ U V_y'        (n, d_y) ≈ (n, k) (k, d_y)
+
+    Because ``U`` is shared, a sample's image and its caption are mapped to the same point of
+    the ``k``-dimensional space: the factorization *aligns* the modalities. In the scaled units
+    ``Z = [(X - mean_x) / s_x, (Y - mean_y) / s_y]`` (``s`` = the block's root-mean-square
+    norm when ``balance=True``, so that each modality weighs the same whatever its number of
+    features) the two conditions are one factorization ``Z ≈ U W'`` with ``W = [W_x; W_y]``,
+    fitted by minimising::
+
+        ||Z - U W'||_F^2 + reg * (||U||_F^2 + ||W||_F^2)
+
+    * ``solver="svd"`` — closed form. With the SVD ``Z = P S Q'`` the best rank-``k`` product is
+      ``U W' = P_k max(S_k - reg, 0) Q_k'`` (Eckart–Young for ``reg = 0``; singular-value
+      soft-thresholding for ``reg > 0``, because ``min (||U||^2 + ||W||^2) / 2`` over
+      ``U W' = M`` is the trace norm of ``M``).
+    * ``solver="als"`` — alternating least squares (the usual algorithm for collective
+      factorization, and the one that extends to missing entries and other losses)::
+
+          U <- Z W (W'W + reg I)^-1,     W <- Z'U (U'U + reg I)^-1
+
+      It converges to the same product ``U W'``.
+
+    Both solvers return the same gauge: ``W`` with orthonormal columns ordered by singular value,
+    ``U = Z W`` (like PCA scores), the largest-magnitude entry of each column of ``W`` positive.
+    The loadings in the data's own units are ``V_x = s_x W_x`` and ``V_y = s_y W_y``.
+
+    To place a sample seen in *one* modality only in the shared space (``transform``), its
+    factor is "folded in" by the ``U`` step of ALS with the other modality absent::
+
+        u_x = argmin_u ||x~ - u W_x'||^2 + reg ||u||^2 = x~ W_x (W_x'W_x + reg I)^-1
+
+    (``x~`` the scaled, centred sample; a pseudo-inverse when ``reg = 0``), so an image and its
+    caption can be compared in the shared space, and ``inverse_transform`` of ``u_x`` predicts
+    the caption features from the image.
+
+    References: A. P. Singh, G. J. Gordon (2008), "Relational Learning via Collective Matrix
+    Factorization", *KDD*; C. Eckart, G. Young (1936), "The approximation of one matrix by
+    another of lower rank", *Psychometrika* 1(3); R. Mazumder, T. Hastie, R. Tibshirani (2010),
+    "Spectral Regularization Algorithms for Learning Large Incomplete Matrices", *JMLR* 11.
+
+    Args:
+        n_components: size ``k`` of the shared factor, at most ``min(n_samples, d_x + d_y)``.
+        solver: ``"svd"`` (closed form) or ``"als"`` (alternating least squares).
+        reg: ridge ``>= 0`` on the factor and the loadings (see above); also used to fold in.
+        balance: scale each centred modality to unit root-mean-square norm before factorizing.
+        max_iter: ALS iterations at most (``solver="als"``).
+        tol: ALS stops when the objective's relative decrease is below ``tol``.
+        random_state: seed of the ALS initialisation.
+
+    Attributes:
+        mean_x_, mean_y_: feature means ``(d_x,)``, ``(d_y,)``.
+        scale_x_, scale_y_: the block scales ``s_x``, ``s_y`` (1.0 when ``balance=False``).
+        components_x_, components_y_: loadings ``V_x`` ``(d_x, k)`` and ``V_y`` ``(d_y, k)`` in
+            the data's units, so ``X - mean_x ≈ factors_ @ components_x_.T``.
+        factors_: the shared factor ``U`` of the training samples, ``(n, k)``.
+        singular_values_: the top ``k`` singular values of ``Z``, ``(k,)``.
+        reconstruction_error_: ``||Z - U W'||_F^2 / ||Z||_F^2`` on the training data.
+        n_iter_: ALS iterations run (0 for ``"svd"``).
+
+    Example:
+        >>> mf = MultimodalMF(n_components=8).fit(X, Y)     # X (n, d_x), Y (n, d_y)
+        >>> U_x, U_y = mf.transform(X_new, Y_new)            # each from one modality, (m, 8)
+        >>> X_hat, Y_hat = mf.inverse_transform(U_x)         # caption features from the image
+    """
+
+    def __init__(self, n_components: int = 2, solver: str = "svd", reg: float = 0.0,
+                 balance: bool = True, max_iter: int = 500, tol: float = 1e-10,
+                 random_state: int = 0) -> None:
+        self.n_components = n_components
+        self.solver = solver
+        self.reg = reg
+        self.balance = balance
+        self.max_iter = max_iter
+        self.tol = tol
+        self.random_state = random_state
+
+    def fit(self, X: ArrayLike, Y: ArrayLike) -> MultimodalMF:
+        """Fit on paired samples ``X`` (n, d_x) and ``Y`` (n, d_y); returns ``self``."""
+        k = check_int("n_components", self.n_components, minimum=1)
+        solver = check_choice("solver", self.solver, _MF_SOLVERS)
+        reg = check_float("reg", self.reg, minimum=0.0)
+        if not isinstance(self.balance, bool | np.bool_):
+            raise TypeError(f"balance must be True or False, got {self.balance!r}.")
+        max_iter = check_int("max_iter", self.max_iter, minimum=1)
+        tol = check_float("tol", self.tol, minimum=0.0)
+        seed = check_int("random_state", self.random_state, minimum=0)
+        X, Y = _as_2d("X", X), _as_2d("Y", Y)
+        n = X.shape[0]
+        if Y.shape[0] != n:
+            raise ValueError(f"X and Y must have the same number of samples (rows are paired), got "
+                             f"X with {n} and Y with {Y.shape[0]}.")
+        d_x, d_y = X.shape[1], Y.shape[1]
+        limit = min(n, d_x + d_y)
+        if k > limit:
+            raise ValueError(f"n_components must be <= min(n_samples, d_x + d_y) = {limit} "
+                             f"(n_samples={n}, d_x={d_x}, d_y={d_y}), got {k}.")
+        self.mean_x_, self.mean_y_ = X.mean(axis=0), Y.mean(axis=0)
+        Xc, Yc = X - self.mean_x_, Y - self.mean_y_
+        self.scale_x_, self.scale_y_ = (_rms_norm(Xc), _rms_norm(Yc)) if self.balance else (1.0,
+                                                                                          1.0)
+        Z = np.hstack([Xc / self.scale_x_, Yc / self.scale_y_])
+        if solver == "svd":
+            p, s, qt = np.linalg.svd(Z, full_matrices=False)
+            u, w = p[:, :k] * np.maximum(s[:k] - reg, 0.0), qt[:k].T
+            self.n_iter_ = 0
+        else:
+            u, w, self.n_iter_ = _als(Z, k, reg, max_iter, tol, seed)
+        u, w = _pca_gauge(u, w)
+        self._w, self.n_features_x_, self.n_features_y_ = w, d_x, d_y
+        self.factors_ = u
+        self.components_x_ = w[:d_x] * self.scale_x_
+        self.components_y_ = w[d_x:] * self.scale_y_
+        self.singular_values_ = np.linalg.svd(Z, compute_uv=False)[:k]
+        self.reconstruction_error_ = float(np.sum((Z - u @ w.T) ** 2) / max(np.sum(Z**2), 1e-300))
+        return self
+
+    def _check_fitted(self) -> None:
+        if not hasattr(self, "_w"):
+            raise NotFittedError("This MultimodalMF instance is not fitted yet; call fit(X, Y) "
+                                 "first.")
+
+    def _scaled(self, name: str, value: ArrayLike) -> np.ndarray:
+        arr = _as_2d(name, value)
+        d = self.n_features_x_ if name == "X" else self.n_features_y_
+        if arr.shape[1] != d:
+            raise ValueError(f"{name} must have {d} features as in fit, got {arr.shape[1]}.")
+        mean, scale = (self.mean_x_, self.scale_x_) if name == "X" else (self.mean_y_,
+                                                                          self.scale_y_)
+        return (arr - mean) / scale
+
+    def _fold_in(self, z: np.ndarray, w: np.ndarray) -> np.ndarray:
+        """Factor of each row of ``z`` given loadings ``w``: the ALS ``U`` step, ridge ``reg``."""
+        if self.reg > 0:
+            return np.linalg.solve(w.T @ w + self.reg * np.eye(w.shape[1]), w.T @ z.T).T
+        return z @ np.linalg.pinv(w.T)
+
+    def transform(self, X: ArrayLike, Y: ArrayLike | None = None
+                  ) -> tuple[np.ndarray, np.ndarray] | np.ndarray:
+        """Shared factors inferred from each modality *alone* (folded in).
+
+        Args:
+            X: ``(n, d_x)``.
+            Y: ``(m, d_y)`` or ``None``.
+
+        Returns:
+            ``(U_x, U_y)``, shapes ``(n, k)`` and ``(m, k)``; only ``U_x`` when ``Y`` is None.
+        """
+        self._check_fitted()
+        d_x = self.n_features_x_
+        u_x = self._fold_in(self._scaled("X", X), self._w[:d_x])
+        if Y is None:
+            return u_x
+        return u_x, self._fold_in(self._scaled("Y", Y), self._w[d_x:])
+
+    def fit_transform(self, X: ArrayLike, Y: ArrayLike) -> tuple[np.ndarray, np.ndarray]:
+        """``fit(X, Y)`` then ``transform(X, Y)``; returns ``(U_x, U_y)``, each ``(n, k)``."""
+        return self.fit(X, Y).transform(X, Y)
+
+    def transform_joint(self, X: ArrayLike, Y: ArrayLike) -> np.ndarray:
+        """The shared factor ``(n, k)`` of samples seen in both modalities (the ALS ``U`` step)."""
+        self._check_fitted()
+        zx, zy = self._scaled("X", X), self._scaled("Y", Y)
+        if zx.shape[0] != zy.shape[0]:
+            raise ValueError(f"X and Y must have the same number of samples, got X with "
+                             f"{zx.shape[0]} and Y with {zy.shape[0]}.")
+        return self._fold_in(np.hstack([zx, zy]), self._w)
+
+    def inverse_transform(self, U: ArrayLike) -> tuple[np.ndarray, np.ndarray]:
+        """Both modalities reconstructed from shared factors ``U`` ``(n, k)``: ``(X_hat, Y_hat)``.
+
+        ``inverse_transform(transform(X))[1]`` predicts ``Y`` from ``X`` through the shared
+        factor (cross-modal prediction).
+        """
+        self._check_fitted()
+        U = _as_2d("U", U)
+        if U.shape[1] != self._w.shape[1]:
+            raise ValueError(f"U must have n_components={self._w.shape[1]} columns, got "
+                             f"{U.shape[1]}.")
+        return (U @ self.components_x_.T + self.mean_x_, U @ self.components_y_.T + self.mean_y_)
+
+
+def _rms_norm(block: np.ndarray) -> float:
+    """Root-mean-square row norm ``||B||_F / sqrt(n)`` of a centred block (1.0 if it is zero)."""
+    value = float(np.sqrt(np.sum(block**2) / block.shape[0]))
+    return value if value > 0 else 1.0
+
+
+def _als(Z: np.ndarray, k: int, reg: float, max_iter: int, tol: float, seed: int
+         ) -> tuple[np.ndarray, np.ndarray, int]:
+    """Alternating ridge least squares for ``min ||Z - U W'||^2 + reg (||U||^2 + ||W||^2)``.
+
+    Two products with ``Z`` per iteration; the objective comes from ``k x k`` matrices:
+    ``||Z - U W'||^2 = ||Z||^2 - 2 tr(W' Z'U) + tr(U'U W'W)``.
+    """
+    w = np.random.default_rng(seed).standard_normal((Z.shape[1], k)) / np.sqrt(Z.shape[1])
+    eye, z_norm2, previous, it = np.eye(k), float(np.sum(Z**2)), np.inf, 0
+    for it in range(1, max_iter + 1):  # noqa: B007  (the count is returned)
+        u = np.linalg.solve(w.T @ w + reg * eye, (Z @ w).T).T
+        ztu, utu = Z.T @ u, u.T @ u
+        w = np.linalg.solve(utu + reg * eye, ztu.T).T
+        objective = (z_norm2 - 2.0 * np.sum(ztu * w) + np.sum(utu * (w.T @ w))
+                     + reg * (np.trace(utu) + np.sum(w**2)))
+        if previous - objective <= tol * max(objective, 1e-300):
+            break
+        previous = objective
+    return u, w, it
+
+
+def _pca_gauge(u: np.ndarray, w: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Re-express the product ``u w'`` as scores ``u'`` and orthonormal loadings ``w'``.
+
+    With ``u = Q_u R_u`` and ``w = Q_w R_w`` (QR), the SVD ``R_u R_w' = A S B'`` gives
+    ``u w' = (Q_u A S)(Q_w B)'``; columns are ordered by ``S`` and signed so that the
+    largest-magnitude entry of each column of ``w'`` is positive.
+    """
+    q_u, r_u = np.linalg.qr(u)
+    q_w, r_w = np.linalg.qr(w)
+    a, s, bt = np.linalg.svd(r_u @ r_w.T)
+    u, w = q_u @ a * s, q_w @ bt.T
+    signs = np.sign(w[np.argmax(np.abs(w), axis=0), np.arange(w.shape[1])])
+    signs[signs == 0] = 1.0
+    return u * signs, w * signs
+
+
+# --------------------------------------------------------------------------------------------
 # Deep CCA
 # --------------------------------------------------------------------------------------------
 
@@ -507,6 +756,90 @@ def siglip_loss(z_a: Any, z_b: Any, logit_scale: Any = 10.0, logit_bias: Any = -
     return -ops.sum(ops.log_sigmoid(labels * logits)) / ops.cast(n, z_a.dtype)
 
 
+# --------------------------------------------------------------------------------------------
+# Distribution matching: maximum mean discrepancy
+# --------------------------------------------------------------------------------------------
+
+MMD_BANDWIDTHS: tuple[float, ...] = (0.5, 1.0, 2.0)
+"""Default Gaussian-kernel bandwidths of :func:`mmd2`, suited to L2-normalised embeddings (pair
+distances in [0, 2])."""
+
+
+def _bandwidths(value: Any) -> tuple[float, ...]:
+    """``value`` (a positive number or a non-empty sequence of them) as a tuple of floats."""
+    if isinstance(value, numbers.Real) and not isinstance(value, bool):
+        value = (value,)
+    if isinstance(value, str) or not isinstance(value, Iterable):
+        raise TypeError(f"bandwidths must be a positive number or a sequence of positive numbers, "
+                        f"got {value!r}.")
+    out = tuple(check_float("bandwidths", b, minimum=0.0, include_min=False) for b in value)
+    if not out:
+        raise ValueError("bandwidths must hold at least one bandwidth, got an empty sequence.")
+    return out
+
+
+def mmd2(z_a: Any, z_b: Any, bandwidths: float | Sequence[float] = MMD_BANDWIDTHS,
+         unbiased: bool = False) -> Any:
+    """Squared maximum mean discrepancy between two samples, with a sum of Gaussian kernels.
+
+    MMD measures how far apart two *distributions* are from samples of each — here the
+    embeddings of modality A and of modality B — without pairing them. With the kernel
+    ``k(x, y) = sum_s exp(-||x - y||^2 / (2 sigma_s^2))`` (one Gaussian per bandwidth
+    ``sigma_s``, the multi-kernel form of DAN), the biased estimator (a V-statistic) is::
+
+        MMD^2 = mean_ij k(a_i, a_j) + mean_ij k(b_i, b_j) - 2 mean_ij k(a_i, b_j)
+
+    and the unbiased one (a U-statistic) leaves the ``i = j`` terms out of the first two means.
+    MMD is 0 when the two distributions are equal (the Gaussian kernel is characteristic) and
+    grows as they separate; as a loss it pulls the two clouds of embeddings onto each other.
+    Written in ``keras.ops``, so gradients flow to both inputs.
+
+    References: A. Gretton, K. M. Borgwardt, M. J. Rasch, B. Schölkopf, A. Smola (2012), "A Kernel
+    Two-Sample Test", *JMLR* 13; M. Long, Y. Cao, J. Wang, M. I. Jordan (2015), "Learning
+    Transferable Features with Deep Adaptation Networks", *ICML*.
+
+    Args:
+        z_a: ``(n_a, d)`` samples of modality A.
+        z_b: ``(n_b, d)`` samples of modality B (``n_b`` may differ from ``n_a``).
+        bandwidths: one ``sigma > 0`` or a sequence of them (default :data:`MMD_BANDWIDTHS`).
+        unbiased: use the unbiased estimator (needs ``n_a, n_b >= 2``; can be slightly < 0).
+
+    Returns:
+        Scalar tensor (float64 for float64 inputs, else float32).
+    """
+    sigmas = _bandwidths(bandwidths)
+    if not isinstance(unbiased, bool | np.bool_):
+        raise TypeError(f"unbiased must be True or False, got {unbiased!r}.")
+    z_a, z_b = _float_tensor("z_a", z_a), _float_tensor("z_b", z_b)
+    if len(z_a.shape) != 2 or len(z_b.shape) != 2:
+        raise ValueError(f"z_a and z_b must be 2-D (samples, dim) tensors, got shapes "
+                         f"{tuple(z_a.shape)} and {tuple(z_b.shape)}.")
+    if None not in (z_a.shape[1], z_b.shape[1]) and z_a.shape[1] != z_b.shape[1]:
+        raise ValueError(f"z_a and z_b must have the same number of features (points of one "
+                         f"space), got {z_a.shape[1]} and {z_b.shape[1]}.")
+    least = 2 if unbiased else 1
+    for name, z in (("z_a", z_a), ("z_b", z_b)):
+        if z.shape[0] is not None and z.shape[0] < least:
+            raise ValueError(f"{name} must hold at least {least} sample(s)"
+                             f"{' for the unbiased estimator' if unbiased else ''}, got "
+                             f"{z.shape[0]}.")
+    if z_a.dtype != z_b.dtype:
+        z_b = ops.cast(z_b, z_a.dtype)
+
+    def kernel_mean(p: Any, q: Any, drop_diagonal: bool) -> Any:
+        sq = (ops.sum(ops.square(p), axis=1)[:, None] + ops.sum(ops.square(q), axis=1)[None, :]
+              - 2.0 * ops.matmul(p, ops.transpose(q)))
+        sq = ops.maximum(sq, 0.0)
+        k = sum(ops.exp(-sq / (2.0 * s * s)) for s in sigmas)
+        n_p, n_q = ops.cast(ops.shape(p)[0], k.dtype), ops.cast(ops.shape(q)[0], k.dtype)
+        if drop_diagonal:  # the i = j terms are k(x, x) = len(sigmas) exactly
+            return (ops.sum(k) - len(sigmas) * n_p) / (n_p * (n_p - 1.0))
+        return ops.sum(k) / (n_p * n_q)
+
+    return (kernel_mean(z_a, z_a, unbiased) + kernel_mean(z_b, z_b, unbiased)
+            - 2.0 * kernel_mean(z_a, z_b, False))
+
+
 @keras.saving.register_keras_serializable(package=_PKG)
 class _UpperBound(keras.constraints.Constraint):
     """Weight constraint ``w <- min(w, max_value)``, applied by the optimizer after each step."""
@@ -679,13 +1012,21 @@ class DualEncoder(keras.Model):
         init_logit_bias: initial SigLIP bias (ignored for CLIP).
         max_logit_scale: cap on CLIP's scale (ignored for SigLIP).
         learn_temperature: train the temperature (and bias).
+        mmd_weight: weight ``>= 0`` of a distribution-matching term ``mmd_weight * MMD^2(z_a,
+            z_b)`` (:func:`mmd2`) added to the contrastive loss of each batch; 0 (default) = none.
+            See :class:`SharedHeadEncoder` (the transferability constraint).
+        mmd_bandwidths: Gaussian-kernel bandwidths of that term.
     """
 
     def __init__(self, encoder_a: keras.layers.Layer, encoder_b: keras.layers.Layer,
                  loss: str = "clip", init_logit_scale: float | None = None,
                  init_logit_bias: float = -10.0, max_logit_scale: float = 100.0,
-                 learn_temperature: bool = True, **kwargs: Any) -> None:
+                 learn_temperature: bool = True, mmd_weight: float = 0.0,
+                 mmd_bandwidths: float | Sequence[float] = MMD_BANDWIDTHS,
+                 **kwargs: Any) -> None:
         super().__init__(**kwargs)
+        self.mmd_weight = check_float("mmd_weight", mmd_weight, minimum=0.0)
+        self.mmd_bandwidths = _bandwidths(mmd_bandwidths)
         for name, enc in (("encoder_a", encoder_a), ("encoder_b", encoder_b)):
             if not isinstance(enc, keras.layers.Layer):
                 raise TypeError(f"{name} must be a keras Layer or Model, got "
@@ -725,9 +1066,13 @@ class DualEncoder(keras.Model):
 
     def compute_loss(self, x: Any = None, y: Any = None, y_pred: Any = None,
                      sample_weight: Any = None, training: bool = True) -> Any:
-        """Contrastive loss of the batch (``y`` and ``sample_weight`` are ignored)."""
+        """Contrastive loss of the batch, plus ``mmd_weight * MMD^2`` if set (``y`` and
+        ``sample_weight`` are ignored)."""
         z_a, z_b = y_pred
         loss = self.contrastive(z_a, z_b)
+        if self.mmd_weight > 0:
+            loss = loss + ops.cast(self.mmd_weight * mmd2(z_a, z_b, self.mmd_bandwidths),
+                                   loss.dtype)
         for extra in self.losses:
             loss = loss + ops.cast(ops.sum(extra), loss.dtype)
         return loss
@@ -783,7 +1128,8 @@ class DualEncoder(keras.Model):
             encoder_b=keras.saving.serialize_keras_object(self.encoder_b),
             loss=self.loss_type, init_logit_scale=self.init_logit_scale,
             init_logit_bias=self.init_logit_bias, max_logit_scale=self.max_logit_scale,
-            learn_temperature=self.learn_temperature)
+            learn_temperature=self.learn_temperature, mmd_weight=self.mmd_weight,
+            mmd_bandwidths=list(self.mmd_bandwidths))
         return config
 
     @classmethod
@@ -791,6 +1137,68 @@ class DualEncoder(keras.Model):
         config = dict(config)
         config["encoder_a"] = keras.saving.deserialize_keras_object(config["encoder_a"])
         config["encoder_b"] = keras.saving.deserialize_keras_object(config["encoder_b"])
+        return cls(**config)
+
+
+@keras.saving.register_keras_serializable(package=_PKG)
+class SharedHeadEncoder(DualEncoder):
+    """The transferability constraint (可迁移性约束): one shared projection head, matched by MMD.
+
+    Each modality has its own small *adapter* (its features differ in kind and size), and both
+    then pass through **the same** projection head — one set of weights — into the shared
+    space::
+
+        z_a = normalize(head(adapter_a(x_a))),     z_b = normalize(head(adapter_b(x_b)))
+        loss = L_pair(z_a, z_b) + mmd_weight * MMD^2(z_a, z_b)
+
+    ``L_pair`` is the CLIP (InfoNCE) or SigLIP loss of :class:`DualEncoder` (it ties each
+    sample's two views together); the distribution-matching term :func:`mmd2` (Gaussian
+    kernels, bandwidths ``mmd_bandwidths``) pulls the whole cloud of A embeddings onto the cloud
+    of B embeddings, so that nothing in the shared space tells the modalities apart and a model
+    trained on one modality's embeddings transfers to the other's — the idea of deep adaptation
+    networks (DAN), with the two modalities in the place of two domains.
+
+    The head must accept the adapters' output (both adapters end in the same width). Training,
+    encoding and similarity are those of :class:`DualEncoder`; saving keeps the head shared.
+
+    References: M. Long, Y. Cao, J. Wang, M. I. Jordan (2015), "Learning Transferable Features
+    with Deep Adaptation Networks", *ICML*; A. Gretton et al. (2012), "A Kernel Two-Sample
+    Test", *JMLR* 13; Radford et al. (2021), CLIP, *ICML*.
+
+    Args:
+        adapter_a, adapter_b: Keras layers/models mapping each modality to ``(batch, h)``.
+        head: the shared Keras layer/model ``(batch, h) -> (batch, d)``.
+        loss: ``"clip"`` or ``"siglip"`` (the pairing term).
+        mmd_weight: weight ``>= 0`` of the MMD term (0 = a shared head without matching).
+        mmd_bandwidths: the Gaussian-kernel bandwidths.
+        **kwargs: the remaining :class:`DualEncoder` arguments (temperature, bias, name).
+    """
+
+    def __init__(self, adapter_a: keras.layers.Layer, adapter_b: keras.layers.Layer,
+                 head: keras.layers.Layer, loss: str = "clip", mmd_weight: float = 1.0,
+                 mmd_bandwidths: float | Sequence[float] = MMD_BANDWIDTHS,
+                 **kwargs: Any) -> None:
+        for name, layer in (("adapter_a", adapter_a), ("adapter_b", adapter_b), ("head", head)):
+            if not isinstance(layer, keras.layers.Layer):
+                raise TypeError(f"{name} must be a keras Layer or Model, got "
+                                f"{type(layer).__name__}.")
+        super().__init__(keras.Sequential([adapter_a, head], name="tower_a"),
+                         keras.Sequential([adapter_b, head], name="tower_b"), loss=loss,
+                         mmd_weight=mmd_weight, mmd_bandwidths=mmd_bandwidths, **kwargs)
+        self.adapter_a, self.adapter_b, self.head = adapter_a, adapter_b, head
+
+    def get_config(self) -> dict[str, Any]:
+        config = super().get_config()
+        del config["encoder_a"], config["encoder_b"]
+        for name in ("adapter_a", "adapter_b", "head"):
+            config[name] = keras.saving.serialize_keras_object(getattr(self, name))
+        return config
+
+    @classmethod
+    def from_config(cls, config: dict[str, Any]) -> SharedHeadEncoder:
+        config = dict(config)
+        for name in ("adapter_a", "adapter_b", "head"):
+            config[name] = keras.saving.deserialize_keras_object(config[name])
         return cls(**config)
 
 
@@ -955,32 +1363,8 @@ def _sequence(name: str, value: ArrayLike) -> np.ndarray:
     return arr
 
 
-def dtw(x: ArrayLike, y: ArrayLike | None = None, metric: str = "sqeuclidean"
-        ) -> tuple[float, list[tuple[int, int]]]:
-    """Exact dynamic time warping between two sequences, with the optimal alignment path.
-
-    With local cost ``C[i, j] = metric(x_i, y_j)`` the accumulated cost is::
-
-        D[i, j] = C[i, j] + min(D[i-1, j], D[i, j-1], D[i-1, j-1]),   D[0, 0] = C[0, 0]
-
-    and the DTW cost is ``D[n-1, m-1]``. The path is recovered by backtracking (ties prefer the
-    diagonal step); it starts at ``(0, 0)``, ends at ``(n-1, m-1)`` and every step is one of
-    ``(+1, 0)``, ``(0, +1)``, ``(+1, +1)``. Runs in ``O(n m)`` time with a Python loop — fine for
-    sequences of a few hundred steps.
-
-    Reference: H. Sakoe, S. Chiba (1978), "Dynamic programming algorithm optimization for spoken
-    word recognition", *IEEE Trans. ASSP* 26(1).
-
-    Args:
-        x: ``(n,)`` or ``(n, d)`` sequence; or, with ``metric="precomputed"``, the ``(n, m)``
-            cost matrix.
-        y: ``(m,)`` or ``(m, d)`` sequence; ``None`` with ``metric="precomputed"``.
-        metric: ``"sqeuclidean"`` (default), ``"euclidean"``, ``"cityblock"``, ``"cosine"``
-            (via :func:`scipy.spatial.distance.cdist`) or ``"precomputed"``.
-
-    Returns:
-        ``(cost, path)`` — the DTW cost (float) and the path as a list of ``(i, j)`` pairs.
-    """
+def _cost_matrix(x: ArrayLike, y: ArrayLike | None, metric: str) -> np.ndarray:
+    """The local cost matrix ``(n, m)`` of :func:`dtw` and :func:`soft_dtw_alignment`, validated."""
     metric = check_choice("metric", metric, _DTW_METRICS)
     if metric == "precomputed":
         if y is not None:
@@ -1010,6 +1394,36 @@ def dtw(x: ArrayLike, y: ArrayLike | None = None, metric: str = "sqeuclidean"
                         f"is undefined. Use metric='euclidean' or 'sqeuclidean', or drop or "
                         f"perturb those frames.")
         cost = cdist(xs, ys, metric=metric)
+    return cost
+
+
+def dtw(x: ArrayLike, y: ArrayLike | None = None, metric: str = "sqeuclidean"
+        ) -> tuple[float, list[tuple[int, int]]]:
+    """Exact dynamic time warping between two sequences, with the optimal alignment path.
+
+    With local cost ``C[i, j] = metric(x_i, y_j)`` the accumulated cost is::
+
+        D[i, j] = C[i, j] + min(D[i-1, j], D[i, j-1], D[i-1, j-1]),   D[0, 0] = C[0, 0]
+
+    and the DTW cost is ``D[n-1, m-1]``. The path is recovered by backtracking (ties prefer the
+    diagonal step); it starts at ``(0, 0)``, ends at ``(n-1, m-1)`` and every step is one of
+    ``(+1, 0)``, ``(0, +1)``, ``(+1, +1)``. Runs in ``O(n m)`` time with a Python loop — fine for
+    sequences of a few hundred steps.
+
+    Reference: H. Sakoe, S. Chiba (1978), "Dynamic programming algorithm optimization for spoken
+    word recognition", *IEEE Trans. ASSP* 26(1).
+
+    Args:
+        x: ``(n,)`` or ``(n, d)`` sequence; or, with ``metric="precomputed"``, the ``(n, m)``
+            cost matrix.
+        y: ``(m,)`` or ``(m, d)`` sequence; ``None`` with ``metric="precomputed"``.
+        metric: ``"sqeuclidean"`` (default), ``"euclidean"``, ``"cityblock"``, ``"cosine"``
+            (via :func:`scipy.spatial.distance.cdist`) or ``"precomputed"``.
+
+    Returns:
+        ``(cost, path)`` — the DTW cost (float) and the path as a list of ``(i, j)`` pairs.
+    """
+    cost = _cost_matrix(x, y, metric)
     n, m = cost.shape
     acc = np.full((n + 1, m + 1), np.inf)
     acc[0, 0] = 0.0
@@ -1129,6 +1543,71 @@ def soft_dtw(x: Any, y: Any = None, gamma: float = 1.0, metric: str = "sqeuclide
         prev2, prev1 = prev1, current
     result = prev1[:, n - 1]
     return result if batched else result[0]
+
+
+def soft_dtw_alignment(x: ArrayLike, y: ArrayLike | None = None, gamma: float = 1.0,
+                       metric: str = "sqeuclidean") -> tuple[float, np.ndarray]:
+    """Soft-DTW value and its *expected alignment* matrix (NumPy, forward and backward pass).
+
+    Soft-DTW (:func:`soft_dtw`) is a soft minimum over all alignment paths ``P`` (monotone
+    staircases from ``(0, 0)`` to ``(n-1, m-1)``), i.e. ``-gamma log sum_P exp(-<P, C> / gamma)``
+    for the local cost ``C``. Its gradient with respect to ``C`` is the expected path under the
+    Gibbs distribution ``p(P) ∝ exp(-<P, C> / gamma)``::
+
+        E[i, j] = d soft_dtw / d C[i, j] = sum_P p(P) [ (i, j) in P ]
+
+    the probability that frame ``i`` of ``x`` is matched with frame ``j`` of ``y``: a *soft*
+    alignment, which tends to the DTW path (:func:`dtw`) as ``gamma → 0``. ``E`` is computed by
+    the backward recursion of Cuturi & Blondel (Algorithm 2)::
+
+        E[i, j] = E[i+1, j] a + E[i, j+1] b + E[i+1, j+1] c,   E[n-1, m-1] = 1,
+        a = exp((R[i+1, j] - R[i, j] - C[i+1, j]) / gamma)   (b, c likewise)
+
+    with ``R`` the forward table. Python loops, ``O(n m)``: for sequences of up to a few hundred
+    steps (use :func:`soft_dtw` for a differentiable loss on batches).
+
+    References: M. Cuturi, M. Blondel (2017), "Soft-DTW: a Differentiable Loss Function for
+    Time-Series", *ICML*; A. Mensch, M. Blondel (2018), "Differentiable Dynamic Programming for
+    Structured Prediction and Attention", *ICML*.
+
+    Args:
+        x, y, metric: as for :func:`dtw` (``metric="precomputed"``: ``x`` is the cost matrix).
+        gamma: smoothing ``> 0``.
+
+    Returns:
+        ``(value, E)`` — the soft-DTW value (float) and ``E`` ``(n, m)``, entries in [0, 1],
+        ``E[0, 0] = E[n-1, m-1] = 1``.
+    """
+    gamma = check_float("gamma", gamma, minimum=0.0, include_min=False)
+    cost = _cost_matrix(x, y, metric)
+    n, m = cost.shape
+    r = np.full((n + 2, m + 2), np.inf)
+    r[0, 0] = 0.0
+
+    def softmin(*values: float) -> float:
+        low = min(values)
+        if low == np.inf:
+            return np.inf
+        return low - gamma * math.log(sum(math.exp(-(v - low) / gamma) for v in values))
+
+    for i in range(1, n + 1):
+        for j in range(1, m + 1):
+            r[i, j] = cost[i - 1, j - 1] + softmin(r[i - 1, j - 1], r[i - 1, j], r[i, j - 1])
+    value = float(r[n, m])
+    c = np.zeros((n + 2, m + 2))
+    c[1:n + 1, 1:m + 1] = cost
+    r[1:n + 1, m + 1] = -np.inf
+    r[n + 1, 1:m + 1] = -np.inf
+    r[n + 1, m + 1] = r[n, m]
+    e = np.zeros((n + 2, m + 2))
+    e[n + 1, m + 1] = 1.0
+    for j in range(m, 0, -1):
+        for i in range(n, 0, -1):
+            a = math.exp((r[i + 1, j] - r[i, j] - c[i + 1, j]) / gamma)
+            b = math.exp((r[i, j + 1] - r[i, j] - c[i, j + 1]) / gamma)
+            d = math.exp((r[i + 1, j + 1] - r[i, j] - c[i + 1, j + 1]) / gamma)
+            e[i, j] = e[i + 1, j] * a + e[i, j + 1] * b + e[i + 1, j + 1] * d
+    return value, e[1:n + 1, 1:m + 1]
 
 
 @keras.saving.register_keras_serializable(package=_PKG)

@@ -203,6 +203,124 @@ def test_cca_errors():
 
 
 # --------------------------------------------------------------------------------------------
+# Multimodal (collective) matrix factorization
+# --------------------------------------------------------------------------------------------
+
+
+def _shared_factor_data(n=300, k=3, noise=0.1, seed=20):
+    """X (n, 6) and Y (n, 9) generated from one shared factor (n, k) plus noise."""
+    rng = np.random.default_rng(seed)
+    u = rng.standard_normal((n, k))
+    X = u @ rng.standard_normal((k, 6)) + noise * rng.standard_normal((n, 6)) + 2.0
+    Y = 3.0 * (u @ rng.standard_normal((k, 9))) + noise * rng.standard_normal((n, 9)) - 1.0
+    return X, Y
+
+
+def _scaled_stack(X, Y, balance=True):
+    Xc, Yc = X - X.mean(0), Y - Y.mean(0)
+    if not balance:
+        return Xc, Yc, np.hstack([Xc, Yc])
+    sx, sy = np.sqrt((Xc**2).sum() / len(X)), np.sqrt((Yc**2).sum() / len(Y))
+    return Xc / sx, Yc / sy, np.hstack([Xc / sx, Yc / sy])
+
+
+@pytest.mark.parametrize("balance", [True, False])
+def test_multimodal_mf_is_the_truncated_svd_of_the_stacked_data(balance):
+    from sklearn.decomposition import PCA, TruncatedSVD
+
+    X, Y = _shared_factor_data()
+    mf = align.MultimodalMF(n_components=3, balance=balance).fit(X, Y)
+    _, _, Z = _scaled_stack(X, Y, balance)
+    ts = TruncatedSVD(n_components=3, algorithm="arpack", random_state=0).fit(Z)
+    # the same rank-3 approximation of Z, the same singular values, the same factors up to sign
+    w = np.vstack([mf.components_x_ / mf.scale_x_, mf.components_y_ / mf.scale_y_])
+    np.testing.assert_allclose(mf.factors_ @ w.T, ts.transform(Z) @ ts.components_, atol=1e-9)
+    np.testing.assert_allclose(mf.singular_values_, ts.singular_values_, rtol=1e-9)
+    np.testing.assert_allclose(np.abs(mf.factors_), np.abs(ts.transform(Z)), atol=1e-8)
+    np.testing.assert_allclose(w.T @ w, np.eye(3), atol=1e-10)  # orthonormal loadings
+    # centring included: PCA of the stacked (scaled) data gives the same scores
+    pca = PCA(n_components=3, svd_solver="full").fit(np.hstack(
+        [X / mf.scale_x_, Y / mf.scale_y_]))
+    np.testing.assert_allclose(np.abs(mf.factors_), np.abs(pca.transform(np.hstack(
+        [X / mf.scale_x_, Y / mf.scale_y_]))), atol=1e-8)
+    # X ≈ U V_x' + mean in the data's units; inverse_transform does exactly that
+    X_hat, Y_hat = mf.inverse_transform(mf.factors_)
+    np.testing.assert_allclose(X_hat, mf.factors_ @ mf.components_x_.T + X.mean(0), atol=1e-10)
+    assert np.abs(X_hat - X).max() < 0.6 and np.abs(Y_hat - Y).max() < 0.6  # noise 0.1
+    rel = np.sum((Z - mf.factors_ @ w.T) ** 2) / np.sum(Z**2)
+    assert mf.reconstruction_error_ == pytest.approx(rel) and rel < 0.01
+    assert (mf.scale_x_ == 1.0) == (not balance)
+
+
+def test_multimodal_mf_als_reaches_the_closed_form_also_with_a_ridge():
+    X, Y = _shared_factor_data(n=200, noise=0.3, seed=21)
+    _, _, Z = _scaled_stack(X, Y)
+    p, s, qt = np.linalg.svd(Z, full_matrices=False)
+    for reg in (0.0, 2.0):
+        # numpy reference: the ridge soft-thresholds the top singular values by reg
+        expected = p[:, :3] * np.maximum(s[:3] - reg, 0) @ qt[:3]
+        for solver in ("svd", "als"):
+            mf = align.MultimodalMF(3, solver=solver, reg=reg, max_iter=5000, tol=1e-15).fit(X, Y)
+            w = np.vstack([mf.components_x_ / mf.scale_x_, mf.components_y_ / mf.scale_y_])
+            np.testing.assert_allclose(mf.factors_ @ w.T, expected, atol=1e-6)
+            assert (mf.n_iter_ > 0) == (solver == "als")
+        svd = align.MultimodalMF(3, reg=reg).fit(X, Y)
+        np.testing.assert_allclose(mf.factors_, svd.factors_, atol=1e-5)  # same gauge and signs
+        np.testing.assert_allclose(mf.components_y_, svd.components_y_, atol=1e-5)
+
+
+def test_multimodal_mf_folds_in_one_modality_by_least_squares():
+    X_all, Y_all = _shared_factor_data(n=450, noise=0.0, seed=22)  # exactly rank 3, no noise
+    X, Y, X_new, Y_new = X_all[:400], Y_all[:400], X_all[400:], Y_all[400:]
+    mf = align.MultimodalMF(3).fit(X, Y)
+    u_x, u_y = mf.transform(X_new, Y_new)
+    # noiseless shared factor: the image alone and the caption alone give the same point ...
+    np.testing.assert_allclose(u_x, u_y, atol=1e-8)
+    np.testing.assert_allclose(mf.transform_joint(X_new, Y_new), u_x, atol=1e-8)
+    np.testing.assert_allclose(mf.transform(X), mf.factors_, atol=1e-8)
+    # ... and the other modality is predicted exactly (cross-modal prediction)
+    np.testing.assert_allclose(mf.inverse_transform(u_x)[1], Y_new, atol=1e-8)
+    # with noise, the fold-in is ridge least squares on the scaled loadings (numpy reference)
+    Xn, Yn = _shared_factor_data(n=300, noise=0.5, seed=23)
+    for reg in (0.0, 0.7):
+        mf = align.MultimodalMF(2, reg=reg).fit(Xn, Yn)
+        wx = mf.components_x_ / mf.scale_x_
+        zx = (Xn[:20] - Xn.mean(0)) / mf.scale_x_
+        expected = (np.linalg.lstsq(wx, zx.T, rcond=None)[0].T if reg == 0 else
+                    zx @ wx @ np.linalg.inv(wx.T @ wx + reg * np.eye(2)))
+        np.testing.assert_allclose(mf.transform(Xn[:20]), expected, atol=1e-10)
+    assert mf.fit_transform(Xn, Yn)[1].shape == (300, 2)
+
+
+def test_multimodal_mf_errors():
+    X, Y = _shared_factor_data(n=20)
+    with pytest.raises(ValueError, match=r"same number of samples.*20 and Y with 19"):
+        align.MultimodalMF(2).fit(X, Y[:19])
+    with pytest.raises(ValueError, match=r"n_components must be <= min\(n_samples, d_x \+ d_y\) "
+                                         r"= 15"):
+        align.MultimodalMF(16).fit(X, Y)
+    with pytest.raises(ValueError, match=r"solver must be one of \['svd', 'als'\], got 'qr'"):
+        align.MultimodalMF(2, solver="qr").fit(X, Y)
+    with pytest.raises(ValueError, match="reg must be a number in"):
+        align.MultimodalMF(2, reg=-1.0).fit(X, Y)
+    with pytest.raises(TypeError, match="balance must be True or False, got 'yes'"):
+        align.MultimodalMF(2, balance="yes").fit(X, Y)
+    with pytest.raises(TypeError, match="n_components must be an integer, got 2.5"):
+        align.MultimodalMF(2.5).fit(X, Y)
+    with pytest.raises(ValueError, match="not fitted"):
+        align.MultimodalMF(2).transform(X)
+    mf = align.MultimodalMF(2).fit(X, Y)
+    with pytest.raises(ValueError, match="Y must have 9 features as in fit, got 8"):
+        mf.transform(X, Y[:, :8])
+    with pytest.raises(ValueError, match="U must have n_components=2 columns, got 3"):
+        mf.inverse_transform(np.zeros((4, 3)))
+    with pytest.raises(ValueError, match="X must contain only finite values"):
+        mf.transform(np.full_like(X, np.inf))
+    with pytest.raises(ValueError, match="same number of samples, got X with 20 and Y with 3"):
+        mf.transform_joint(X, Y[:3])
+
+
+# --------------------------------------------------------------------------------------------
 # Deep CCA
 # --------------------------------------------------------------------------------------------
 
@@ -757,3 +875,187 @@ def test_retrieval_metrics_errors():
     with pytest.raises(TypeError, match="similarity must hold numbers"):
         align.retrieval_metrics([["a", "b"], ["c", "d"]])
     assert align.retrieval_metrics(np.eye(3), ks=2)["a2b"]["R@2"] == 1.0  # a single K
+
+
+# --------------------------------------------------------------------------------------------
+# MMD and the transferability constraint
+# --------------------------------------------------------------------------------------------
+
+
+def _numpy_mmd2(a, b, sigmas, unbiased):
+    """Squared MMD with explicit double loops over the samples."""
+    def k(x, y):
+        d2 = float(np.sum((x - y) ** 2))
+        return sum(math.exp(-d2 / (2 * s * s)) for s in sigmas)
+
+    def mean_k(p, q, drop):
+        total, count = 0.0, 0
+        for i in range(len(p)):
+            for j in range(len(q)):
+                if drop and i == j:
+                    continue
+                total += k(p[i], q[j])
+                count += 1
+        return total / count
+
+    return mean_k(a, a, unbiased) + mean_k(b, b, unbiased) - 2 * mean_k(a, b, False)
+
+
+def test_mmd2_equals_the_double_sum_with_gaussian_kernels():
+    rng = np.random.default_rng(30)
+    a, b = rng.standard_normal((7, 3)), rng.standard_normal((5, 3)) + 0.8
+    for sigmas in ((1.0,), (0.5, 1.0, 2.0)):
+        for unbiased in (False, True):
+            value = float(align.mmd2(a, b, bandwidths=sigmas, unbiased=unbiased))
+            assert value == pytest.approx(_numpy_mmd2(a, b, sigmas, unbiased), rel=1e-10)
+    assert float(align.mmd2(a, b, bandwidths=2.0)) == pytest.approx(
+        _numpy_mmd2(a, b, (2.0,), False), rel=1e-10)  # a single number is one bandwidth
+    # default bandwidths, float32 input -> float32 output
+    out = align.mmd2(a.astype("float32"), b.astype("float32"))
+    assert keras.backend.standardize_dtype(out.dtype) == "float32"
+    assert float(out) == pytest.approx(_numpy_mmd2(a, b, align.MMD_BANDWIDTHS, False), rel=1e-5)
+    # identical samples: 0; samples drawn from the same distribution: near 0, a shift: larger
+    assert float(align.mmd2(a, a)) == pytest.approx(0.0, abs=1e-12)
+    same = float(align.mmd2(rng.standard_normal((300, 2)), rng.standard_normal((300, 2))))
+    shifted = float(align.mmd2(rng.standard_normal((300, 2)), rng.standard_normal((300, 2)) + 1))
+    assert 0 <= same < 0.02 < 0.2 < shifted
+
+
+def test_mmd2_gradient_matches_finite_differences():
+    rng = np.random.default_rng(31)
+    a, b = rng.standard_normal((4, 2)), rng.standard_normal((3, 2))
+    var = tf.Variable(a)
+    with tf.GradientTape() as tape:
+        value = align.mmd2(var, b, bandwidths=(0.7, 1.5))
+    grad = tape.gradient(value, var).numpy()
+    h, fd = 1e-6, np.zeros_like(a)
+    for idx in np.ndindex(*a.shape):
+        plus, minus = a.copy(), a.copy()
+        plus[idx] += h
+        minus[idx] -= h
+        fd[idx] = (_numpy_mmd2(plus, b, (0.7, 1.5), False)
+                   - _numpy_mmd2(minus, b, (0.7, 1.5), False)) / (2 * h)
+    np.testing.assert_allclose(grad, fd, rtol=1e-5, atol=1e-9)
+
+
+def test_mmd2_errors():
+    a = np.zeros((4, 3))
+    with pytest.raises(ValueError, match="same number of features .*got 3 and 2"):
+        align.mmd2(a, np.zeros((4, 2)))
+    with pytest.raises(ValueError, match=r"bandwidths must be a number in \(0.0, inf\), got 0.0"):
+        align.mmd2(a, a, bandwidths=(1.0, 0.0))
+    with pytest.raises(ValueError, match="at least one bandwidth"):
+        align.mmd2(a, a, bandwidths=())
+    with pytest.raises(TypeError, match="bandwidths must be a positive number or a sequence"):
+        align.mmd2(a, a, bandwidths="wide")
+    with pytest.raises(ValueError, match="z_b must hold at least 2 sample.*unbiased.*got 1"):
+        align.mmd2(a, a[:1], unbiased=True)
+    with pytest.raises(TypeError, match="unbiased must be True or False"):
+        align.mmd2(a, a, unbiased="yes")
+    with pytest.raises(ValueError, match=r"2-D \(samples, dim\)"):
+        align.mmd2(np.zeros(3), a)
+    with pytest.raises(ValueError, match="z_a must contain only finite values"):
+        align.mmd2(np.full((2, 3), np.nan), a)
+
+
+def _adapters_and_head(d_a, d_b, seed):
+    init = keras.initializers.GlorotUniform
+
+    def dense(units, s, act=None):
+        return keras.layers.Dense(units, activation=act, kernel_initializer=init(s))
+
+    adapter_a = keras.Sequential([keras.Input((d_a,)), dense(16, seed, "relu")])
+    adapter_b = keras.Sequential([keras.Input((d_b,)), dense(16, seed + 1, "relu")])
+    head = keras.Sequential([keras.Input((16,)), dense(16, seed + 2, "relu"), dense(8, seed + 3)])
+    return adapter_a, adapter_b, head
+
+
+def test_shared_head_encoder_shares_the_head_and_adds_mmd_to_the_loss(tmp_path):
+    xa, xb = _paired_data(n=600, seed=32)
+    model = align.SharedHeadEncoder(*_adapters_and_head(16, 12, 1), mmd_weight=2.0)
+    model.compile(optimizer=keras.optimizers.Adam(3e-3))
+    model((xa[:2], xb[:2]))
+    # one head: its weights are the same variables in both towers, counted once
+    head_vars = {id(v) for v in model.head.weights}
+    assert head_vars <= {id(v) for v in model.encoder_a.weights}
+    assert head_vars <= {id(v) for v in model.encoder_b.weights}
+    n_params = sum(int(np.prod(v.shape)) for v in model.trainable_weights)
+    expected = (16 * 16 + 16) + (12 * 16 + 16) + (16 * 16 + 16) + (16 * 8 + 8) + 1  # + log t
+    assert n_params == expected
+    # the loss is the CLIP loss plus mmd_weight * MMD^2 of the batch (numpy references)
+    za, zb = model.encode_a(xa[:100]), model.encode_b(xb[:100])
+    want = (_numpy_clip(za, zb, model.logit_scale)
+            + 2.0 * _numpy_mmd2(za, zb, align.MMD_BANDWIDTHS, False))
+    got = model.evaluate((xa[:100], xb[:100]), batch_size=100, verbose=0)
+    assert got == pytest.approx(want, rel=1e-4)
+    model.fit((xa, xb), batch_size=100, epochs=1, verbose=0)
+    # save / load: the head stays shared and the embeddings are unchanged
+    path = tmp_path / "shared.keras"
+    model.save(path)
+    loaded = keras.models.load_model(path)
+    assert isinstance(loaded, align.SharedHeadEncoder) and loaded.mmd_weight == 2.0
+    assert {id(v) for v in loaded.head.weights} <= {id(v) for v in loaded.encoder_b.weights}
+    np.testing.assert_allclose(loaded.similarity(xa[:50], xb[:50]),
+                               model.similarity(xa[:50], xb[:50]), atol=1e-6)
+    with pytest.raises(TypeError, match="head must be a keras Layer or Model, got function"):
+        align.SharedHeadEncoder(keras.layers.Dense(4), keras.layers.Dense(4), lambda x: x)
+    with pytest.raises(ValueError, match="mmd_weight must be a number in"):
+        align.SharedHeadEncoder(*_adapters_and_head(16, 12, 1), mmd_weight=-1.0)
+
+
+def test_mmd_term_pulls_the_two_modalities_together():
+    xa, xb = _paired_data(n=600, seed=33)
+    train, test = slice(0, 500), slice(500, 600)
+    result = {}
+    for weight in (0.0, 5.0):
+        keras.utils.set_random_seed(3)
+        model = align.DualEncoder(_encoder(16, 1), _encoder(12, 3), mmd_weight=weight)
+        model.compile(optimizer=keras.optimizers.Adam(3e-3))
+        model.fit((xa[train], xb[train]), batch_size=100, epochs=10, verbose=0)
+        za, zb = model.encode_a(xa[test]), model.encode_b(xb[test])
+        result[weight] = (float(align.mmd2(za, zb)),
+                          align.retrieval_metrics(za @ zb.T)["a2b"]["R@1"])
+    assert result[5.0][0] < 0.5 * result[0.0][0], result  # held-out MMD at least halved
+    assert result[5.0][1] > 0.5, result  # pairs still retrieved
+    config = align.DualEncoder(_encoder(16, 1), _encoder(12, 3), mmd_weight=1.5,
+                               mmd_bandwidths=0.5).get_config()
+    assert config["mmd_weight"] == 1.5 and config["mmd_bandwidths"] == [0.5]
+
+
+# --------------------------------------------------------------------------------------------
+# soft-DTW expected alignment
+# --------------------------------------------------------------------------------------------
+
+
+def test_soft_dtw_alignment_is_the_expected_path_and_the_gradient():
+    rng = np.random.default_rng(34)
+    x, y = rng.standard_normal((4, 2)), rng.standard_normal((5, 2))
+    cost = _sqeuclid(x, y)
+    paths = _all_paths(4, 5)
+    for gamma in (1.0, 0.2):
+        value, expected_path = align.soft_dtw_alignment(x, y, gamma=gamma)
+        # brute force: probability of each cell under p(P) ∝ exp(-cost(P) / gamma)
+        logits = np.array([-sum(cost[i, j] for i, j in p) / gamma for p in paths])
+        prob = np.exp(logits - logits.max())
+        prob /= prob.sum()
+        brute = np.zeros_like(cost)
+        for p_k, path in zip(prob, paths, strict=True):
+            for i, j in path:
+                brute[i, j] += p_k
+        np.testing.assert_allclose(expected_path, brute, atol=1e-12)
+        assert value == pytest.approx(_soft_dtw_by_paths(cost, gamma), rel=1e-12)
+        # the gradient of the Keras soft_dtw with respect to the cost matrix
+        var = tf.Variable(cost)
+        with tf.GradientTape() as tape:
+            out = align.soft_dtw(var, gamma=gamma, metric="precomputed")
+        np.testing.assert_allclose(tape.gradient(out, var).numpy(), expected_path, atol=1e-10)
+    # gamma -> 0: the DTW path
+    _, path = align.dtw(x, y)
+    hard = np.zeros_like(cost)
+    hard[tuple(np.array(path).T)] = 1.0
+    np.testing.assert_allclose(align.soft_dtw_alignment(cost, gamma=1e-4,
+                                                        metric="precomputed")[1], hard, atol=1e-6)
+    with pytest.raises(ValueError, match="gamma must be a number in"):
+        align.soft_dtw_alignment(x, y, gamma=0.0)
+    with pytest.raises(ValueError, match="y is required"):
+        align.soft_dtw_alignment(x)
