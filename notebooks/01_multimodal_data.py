@@ -287,7 +287,7 @@ assert sync["quiet clips"] <= 0.6, sync  # nothing happens: nothing to align on
 # Notebook 04 aligns sequences of different speeds with dynamic time warping; notebook 11 uses
 # the offset in the security case.
 #
-# **Exercise 3.** Do the cross-correlation yourself with `np.correlate`, for clip `i` above.
+# **Exercise 2.** Do the cross-correlation yourself with `np.correlate`, for clip `i` above.
 # `impulses` puts the clip's motion energy on the audio's time grid (256 values per second, zero
 # between frame boundaries). With `c = np.correlate(onset_i, impulses, mode="full")`, entry `k`
 # compares the audio moved by `k - (len(impulses) - 1)` values. Compute the offset in **seconds**.
@@ -302,7 +302,7 @@ c = np.correlate(onset_i, impulses, mode="full")
 lag_seconds = (int(np.argmax(c)) - (len(impulses) - 1)) / RATE
 
 # %%
-mmlib.check.close("Exercise 3 (within one frame of the true offset)", lag_seconds,
+mmlib.check.close("Exercise 2 (within one frame of the true offset)", lag_seconds,
                   float(offset[i]), rtol=0, atol=1 / fps)
 
 # %% [markdown] slideshow={"slide_type": "slide"}
@@ -387,7 +387,7 @@ print({name: tuple(t.shape) for name, t in batch_inputs.items()})
 print("first 4 rows of the mask:\n", batch_inputs["modality_mask"].numpy()[:4])
 
 # %% [markdown]
-# **Exercise 2.** Build the presence mask of the first batch (the first 32 patients) yourself from
+# **Exercise 3.** Build the presence mask of the first batch (the first 32 patients) yourself from
 # `clinic_missing.masks` (modality → bool array `(n,)`): float32, shape `(32, 4)`, columns in the
 # course's order. The check compares it with the one `to_tf_dataset` made.
 
@@ -396,7 +396,7 @@ my_mask = np.stack([clinic_missing.masks[m][:32] for m in sorted(clinic_missing.
                    axis=1).astype(np.float32)
 
 # %%
-mmlib.check.equal("Exercise 2", my_mask, batch_inputs["modality_mask"].numpy())
+mmlib.check.equal("Exercise 3", my_mask, batch_inputs["modality_mask"].numpy())
 
 # %% [markdown]
 # **Missing values are not missing modalities.** Inside the health record, single lab values are

@@ -94,3 +94,16 @@ def test_student_copy_fails_only_at_the_exercises(tmp_path, name):
 
 def test_student_folder_is_not_committed():
     assert "student/" in Path(REPO_ROOT / ".gitignore").read_text().splitlines()
+
+
+def test_instructor_guide_lists_every_exercise():
+    text = (REPO_ROOT / "docs" / "teaching.md").read_text(encoding="utf-8")
+    body = text.split("<!-- exercises:start -->", 1)[1].split("<!-- exercises:end -->", 1)[0]
+    listed = set()
+    for line in body.strip().splitlines()[2:]:  # after the header and its separator
+        cells = [c.strip() for c in line.strip().strip("|").split("|")]
+        assert len(cells) == 4 and set(cells[2]) <= {"★"} and cells[2], line
+        listed.add((cells[0].strip("`"), cells[1]))
+    found = {(slug, name) for slug, name, _ in classroom.exercises()}
+    assert listed == found, (f"docs/teaching.md lacks {sorted(found - listed)} and lists "
+                             f"exercises that do not exist: {sorted(listed - found)}")
