@@ -105,4 +105,50 @@ def true(name: str, condition: bool, hint: str) -> None:
 # --- 02 preprocessing pipelines --------------------------------------------------------------
 
 
+def adapted_on(name: str, layer: Any, train: Any, everything: Any | None = None) -> None:
+    """Pass when a ``keras.layers.Normalization`` holds the per-feature mean and variance of
+    ``train`` (features on the last axis).
+
+    When the statistics match ``everything`` (train + test) instead, the hint says that the
+    layer saw the test data; it never shows the expected statistics.
+    """
+    _placeholder_or_none(name, layer)
+    if not hasattr(layer, "mean") or not hasattr(layer, "adapt"):
+        raise ExerciseFailed(f"{name}: expected a Normalization layer (with .mean and "
+                             f".variance), got {type(layer).__name__}.")
+    if layer.mean is None or getattr(layer, "variance", None) is None:
+        raise ExerciseFailed(f"{name}: the layer has no statistics yet; call its adapt() "
+                             f"method first.")
+    got_mean = np.asarray(layer.mean, dtype=float).ravel()
+    got_var = np.asarray(layer.variance, dtype=float).ravel()
+
+    def stats(x: Any) -> tuple[np.ndarray, np.ndarray]:
+        x = _as_array(name, x)
+        x = x.reshape(-1, x.shape[-1]) if x.ndim > 1 else x.reshape(-1, 1)
+        return x.mean(axis=0), x.var(axis=0)
+
+    def matches(x: Any) -> bool:
+        mean, var = stats(x)
+        return (mean.shape == got_mean.shape and var.shape == got_var.shape
+                and np.allclose(got_mean, mean, rtol=1e-4, atol=1e-5)
+                and np.allclose(got_var, var, rtol=1e-3, atol=1e-5))
+
+    if matches(train):
+        _passed(name)
+        return
+    if everything is not None and matches(everything):
+        raise ExerciseFailed(f"{name}: the layer's statistics include the test samples. "
+                             f"Adapt it on the training split only.")
+    n_features = stats(train)[0].size
+    if got_mean.size != n_features:
+        raise ExerciseFailed(f"{name}: the layer holds {got_mean.size} mean(s), expected one per "
+                             f"feature ({n_features}); check the layer's axis.")
+    raise ExerciseFailed(f"{name}: the layer's mean and variance are not those of the training "
+                         f"split; did you call adapt() on the training features?")
+
+
 # --- 03 feature extraction -------------------------------------------------------------------
+
+
+# --- 04 alignment ----------------------------------------------------------------------------
+

@@ -57,4 +57,40 @@ def test_exercise_failed_is_an_assertion_error():
 # --- 02 preprocessing pipelines --------------------------------------------------------------
 
 
+def test_adapted_on_passes_on_training_statistics_and_names_the_leak():
+    import keras
+
+    rng = np.random.default_rng(0)
+    train = rng.normal(2.0, 3.0, size=(200, 5, 4)).astype("float32")
+    test = rng.normal(2.5, 3.0, size=(100, 5, 4)).astype("float32")
+    everything = np.concatenate([train, test])
+    good = keras.layers.Normalization(axis=-1)
+    good.adapt(train)
+    check.adapted_on("ex", good, train, everything)
+    leaky = keras.layers.Normalization(axis=-1)
+    leaky.adapt(everything)
+    with pytest.raises(check.ExerciseFailed, match="include the test samples.*training split"):
+        check.adapted_on("ex", leaky, train, everything)
+    per_position = keras.layers.Normalization(axis=(1, 2))
+    per_position.adapt(train)
+    with pytest.raises(check.ExerciseFailed, match=r"holds 20 mean\(s\), expected one per "
+                                                   r"feature \(4\)"):
+        check.adapted_on("ex", per_position, train, everything)
+    other = keras.layers.Normalization(axis=-1)
+    other.adapt(test)
+    with pytest.raises(check.ExerciseFailed, match="not those of the training split") as err:
+        check.adapted_on("ex", other, train, everything)
+    assert f"{train.mean():.3f}" not in str(err.value)  # never the expected statistics
+    with pytest.raises(check.ExerciseFailed, match="no statistics yet; call its adapt"):
+        check.adapted_on("ex", keras.layers.Normalization(axis=-1), train)
+    with pytest.raises(check.ExerciseFailed, match=r"expected a Normalization .* got ndarray"):
+        check.adapted_on("ex", np.zeros(3), train)
+    with pytest.raises(check.ExerciseFailed, match="placeholder"):
+        check.adapted_on("ex", ..., train)
+
+
 # --- 03 feature extraction -------------------------------------------------------------------
+
+
+# --- 04 alignment ----------------------------------------------------------------------------
+
