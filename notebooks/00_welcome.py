@@ -144,8 +144,8 @@ assert first != other, "a different seed must give different losses"
 #
 # Exercises end with a check from `mmlib.check`. A passing check prints ✔; a failing one raises an
 # error that says what differs, never the answer. Cells tagged *solution* hold a reference answer:
-# try the exercise before you read them. (The instructor tools, coming later, generate a student
-# version in which those cells are `...` for you to fill in.)
+# try the exercise before you read them. (`mmcourse student` writes a student version in which
+# those cells are `...` stubs for you to fill in.)
 #
 # **Exercise 1.** *Early fusion* concatenates a 64-dimensional image feature with a 32-dimensional
 # audio feature and maps the result with one dense layer to 10 classes. How many trainable
@@ -175,7 +175,8 @@ mmlib.check.equal("Exercise 2", reproduced, other)
 #
 # Every notebook doubles as a slide deck: cells carry slide tags (*View → Property inspector* in
 # JupyterLab shows them), so a deck is built from the notebook itself and the two never disagree.
-# `slides/README.md` says how to build one today; an offline deck builder is coming.
+# The decks are in `slides/` (open `slides/00_welcome.slides.html` in a browser: it needs no
+# network); `mmcourse slides` rebuilds them after a notebook changes.
 #
 # ## Summary
 # - The course follows one pipeline — data, preprocessing, features, alignment, fusion, training,
