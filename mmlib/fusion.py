@@ -72,7 +72,7 @@ from mmlib._validate import check_choice, check_float, check_int
 __all__ = [
     "AttentionFusion", "BilinearFusion", "CrossModalTransformer", "EarlyFusion", "FiLM",
     "FusionLayer", "GatedFusion", "LateFusion", "LowRankFusion", "ProjectedFusion",
-    "TensorFusion",
+    "TensorFusion", "low_rank_from_tensor_fusion",
 ]
 
 
@@ -472,6 +472,70 @@ class LowRankFusion(FusionLayer):
             prod = proj if prod is None else prod * proj
         y = ops.einsum("bru,r->bu", prod, self.rank_weights)
         return y + self.bias if self.bias is not None else y
+
+
+def low_rank_from_tensor_fusion(kernel: Any, bias: Any, feature_dims: Sequence[int], rank: int,
+                                one_position: str = "last") -> LowRankFusion:
+    """The best rank-``R`` :class:`LowRankFusion` equal to ``TensorFusion`` + ``Dense``, by SVD.
+
+    For two modalities, ``Dense(TensorFusion([z_1, z_2]))`` with ``kernel`` of shape
+    ``((d_1 + 1)(d_2 + 1), units)`` computes for every output unit ``u`` the bilinear form
+    ``y_u = z̃_1ᵀ K_u z̃_2 + b_u``, where ``K_u`` is column ``u`` of ``kernel`` reshaped to
+    ``(d_1 + 1, d_2 + 1)`` (the layout of :class:`TensorFusion` with the same ``one_position``).
+    LMF (Liu et al., 2018, "Efficient Low-rank Multimodal Fusion with Modality-Specific Factors",
+    ACL) computes exactly such forms with ``K_u = Σ_r w_r W_1^(r)[:, u] W_2^(r)[:, u]ᵀ``, a matrix
+    of rank at most ``R``. The truncated SVD ``K_u ≈ Σ_{r<R} s_r a_r b_rᵀ`` is the best rank-``R``
+    approximation in the Frobenius norm (Eckart & Young, 1936, "The approximation of one matrix
+    by another of lower rank", Psychometrika), so the returned layer has factors
+    ``W_1^(r)[:, u] = √s_r a_r``, ``W_2^(r)[:, u] = √s_r b_r``, rank weights 1 and bias ``b``.
+    With ``rank = min(d_1, d_2) + 1`` it reproduces ``TensorFusion`` + ``Dense`` exactly (up to
+    float32 rounding); with a lower rank it keeps the ``R`` largest singular values of each unit.
+
+    Args:
+        kernel: ``((d_1 + 1)(d_2 + 1), units)`` weights of the ``Dense`` layer after
+            ``TensorFusion`` (a NumPy array or tensor).
+        bias: ``(units,)`` bias of that ``Dense`` layer.
+        feature_dims: ``(d_1, d_2)``, the feature sizes of the two modalities.
+        rank: ``R``, between 1 and ``min(d_1, d_2) + 1``.
+        one_position: where ``TensorFusion`` put the constant 1 (``"last"`` or ``"first"``).
+
+    Returns:
+        A built ``LowRankFusion(units, rank)`` for inputs ``[(batch, d_1), (batch, d_2)]``.
+    """
+    import numpy as np
+
+    from mmlib._validate import check_numeric_array
+
+    check_choice("one_position", one_position, ("last", "first"))
+    if isinstance(feature_dims, (str, bytes)) or not isinstance(feature_dims, Sequence):
+        raise TypeError(f"feature_dims must be a sequence (d_1, d_2) of two ints, got "
+                        f"{type(feature_dims).__name__}.")
+    if len(feature_dims) != 2:
+        raise ValueError(f"feature_dims must hold exactly two feature sizes (the SVD construction "
+                         f"is for two modalities), got {tuple(feature_dims)}.")
+    d1, d2 = (check_int(f"feature_dims[{i}]", d, minimum=1) for i, d in enumerate(feature_dims))
+    k = check_numeric_array("kernel", keras.ops.convert_to_numpy(kernel))
+    b = check_numeric_array("bias", keras.ops.convert_to_numpy(bias))
+    if k.ndim != 2 or k.shape[0] != (d1 + 1) * (d2 + 1):
+        raise ValueError(f"kernel must have shape ({(d1 + 1) * (d2 + 1)}, units) for feature_dims "
+                         f"({d1}, {d2}), got {k.shape}.")
+    units = k.shape[1]
+    if b.shape != (units,):
+        raise ValueError(f"bias must have shape ({units},) to match the kernel, got {b.shape}.")
+    full = min(d1, d2) + 1
+    rank = check_int("rank", rank, minimum=1, maximum=full)
+    per_unit = np.moveaxis(k.reshape(d1 + 1, d2 + 1, units), -1, 0)  # (units, d1 + 1, d2 + 1)
+    u, s, vt = np.linalg.svd(per_unit, full_matrices=False)  # batched over units
+    root = np.sqrt(s[:, :rank])  # (units, rank)
+    f1 = np.einsum("uir,ur->riu", u[:, :, :rank], root)  # (rank, d1 + 1, units)
+    f2 = np.einsum("uri,ur->riu", vt[:, :rank, :], root)  # (rank, d2 + 1, units)
+    layer = LowRankFusion(units, rank, one_position=one_position)
+    layer.build([(None, d1), (None, d2)])
+    for var, value in zip(layer.factors, (f1, f2), strict=True):
+        var.assign(value.astype(var.dtype))
+    layer.rank_weights.assign(np.ones(rank, dtype=layer.rank_weights.dtype))
+    layer.bias.assign(b.astype(layer.bias.dtype))
+    return layer
 
 
 # ---------------------------------------------------------------------------------------------

@@ -757,3 +757,55 @@ def test_unequal_batch_sizes_under_xla_fail_at_compile_time():
     with pytest.raises(tf.errors.InvalidArgumentError,
                        match=r"(?s)f32\[1,0\] vs f32\[4,0\].*Fusion_batch_sizes_must_be_equal"):
         fused(a[:1], b, mask)
+
+
+# --- low_rank_from_tensor_fusion (notebook 05) ----------------------------------------------
+
+
+@pytest.mark.parametrize("one_position", ["last", "first"])
+def test_low_rank_from_tensor_fusion_is_exact_at_full_rank(one_position):
+    d1, d2, units = 3, 5, 4
+    rng = np.random.default_rng(21)
+    kernel, bias = rng.normal(size=((d1 + 1) * (d2 + 1), units)), rng.normal(size=units)
+    xs = feats([(d1,), (d2,)], seed=22)
+    layer = F.low_rank_from_tensor_fusion(kernel, bias, (d1, d2), d1 + 1, one_position)
+    assert (layer.rank, layer.units, layer.one_position) == (d1 + 1, units, one_position)
+    tfn = keras.ops.convert_to_numpy(F.TensorFusion(one_position)(xs)) @ kernel + bias
+    np.testing.assert_allclose(layer(xs), tfn, atol=1e-4)
+
+
+def test_low_rank_from_tensor_fusion_keeps_the_largest_singular_values():
+    """Rank R: each unit's bilinear form is the Eckart-Young truncation of K_u."""
+    d1, d2, units = 4, 3, 2
+    rng = np.random.default_rng(23)
+    kernel, bias = rng.normal(size=((d1 + 1) * (d2 + 1), units)), np.zeros(units)
+    for rank in range(1, d2 + 2):
+        layer = F.low_rank_from_tensor_fusion(kernel, bias, (d1, d2), rank)
+        for u in range(units):
+            k_u = kernel[:, u].reshape(d1 + 1, d2 + 1)
+            approx = sum(npw(layer.factors[0])[r, :, u][:, None] * npw(layer.factors[1])[r, :, u]
+                         for r in range(rank))
+            s = np.linalg.svd(k_u, compute_uv=False)
+            np.testing.assert_allclose(np.linalg.norm(k_u - approx), np.sqrt(np.sum(s[rank:] ** 2)),
+                                       atol=1e-5)
+    assert layer.count_params() == (d2 + 1) * units * (d1 + 1 + d2 + 1) + (d2 + 1) + units
+
+
+def test_low_rank_from_tensor_fusion_validates_arguments():
+    kernel, bias = np.zeros((12, 2)), np.zeros(2)
+    with pytest.raises(ValueError, match="rank must be an integer in \\[1, 3\\], got 4"):
+        F.low_rank_from_tensor_fusion(kernel, bias, (3, 2), 4)
+    with pytest.raises(ValueError, match="kernel must have shape \\(12, units\\).*got \\(10, 2\\)"):
+        F.low_rank_from_tensor_fusion(np.zeros((10, 2)), bias, (3, 2), 1)
+    with pytest.raises(ValueError, match="bias must have shape \\(2,\\)"):
+        F.low_rank_from_tensor_fusion(kernel, np.zeros(3), (3, 2), 1)
+    with pytest.raises(ValueError, match="exactly two feature sizes"):
+        F.low_rank_from_tensor_fusion(kernel, bias, (3, 2, 1), 1)
+    with pytest.raises(TypeError, match="feature_dims must be a sequence"):
+        F.low_rank_from_tensor_fusion(kernel, bias, 3, 1)
+    with pytest.raises(TypeError, match="rank must be an integer"):
+        F.low_rank_from_tensor_fusion(kernel, bias, (3, 2), 1.5)
+    with pytest.raises(TypeError, match="kernel must hold numbers"):
+        F.low_rank_from_tensor_fusion(np.full((12, 2), "a"), bias, (3, 2), 1)
+    with pytest.raises(ValueError, match="one_position must be one of"):
+        F.low_rank_from_tensor_fusion(kernel, bias, (3, 2), 1, "middle")
