@@ -22,7 +22,8 @@ Where things live (a folder per concept with several parts, a file per part)::
     robust/      corruptions per modality kind, sweeps and robustness metrics, adversarial (FGSM)
     explain.py   integrated gradients, modality Shapley values, calibration
     deploy/      export, LiteRT (float16 / int8), serving, pruning, drift monitoring
-    viz.py, widgets.py, check.py   figures, notebook widgets, exercise checks
+    widgets/     notebook widgets, a file per notebook (welcome, data, ..., fusion) on _base.py
+    viz.py, check.py               figures, exercise checks
     env.py, course.py, cli.py      set-up and seeds, the syllabus, the ``mmcourse`` command
     classroom.py, slides.py        student versions of the notebooks, offline slide decks
 

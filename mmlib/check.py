@@ -102,6 +102,7 @@ def true(name: str, condition: bool, hint: str) -> None:
 # --- 01 multimodal data ----------------------------------------------------------------------
 
 
+
 # --- 02 preprocessing pipelines --------------------------------------------------------------
 
 
@@ -150,5 +151,71 @@ def adapted_on(name: str, layer: Any, train: Any, everything: Any | None = None)
 # --- 03 feature extraction -------------------------------------------------------------------
 
 
+
 # --- 04 alignment ----------------------------------------------------------------------------
 
+
+
+# --- 05 fusion -------------------------------------------------------------------------------
+
+
+def batch_accuracy(name: str, got: Any, logit_batches: Sequence[Any],
+                   label_batches: Sequence[Any]) -> None:
+    """Pass when ``got`` is the accuracy over all samples of batched predictions.
+
+    The reference is the fraction of samples whose argmax over the class axis (the last) of
+    ``logit_batches`` (a list of ``(batch_k, classes)`` arrays, the last one possibly shorter)
+    equals ``label_batches`` (a list of ``(batch_k,)`` integer arrays). The failure messages name
+    the usual slips without giving the value: a percentage instead of a fraction, several numbers
+    instead of one, per-batch accuracies averaged without weighting them by the batch sizes.
+    """
+    _placeholder_or_none(name, got)
+    if not isinstance(logit_batches, Sequence) or not isinstance(label_batches, Sequence) or (
+            len(logit_batches) != len(label_batches) or not logit_batches):
+        raise ValueError("logit_batches and label_batches must be non-empty lists of the same "
+                         f"length, got {type(logit_batches).__name__} and "
+                         f"{type(label_batches).__name__}.")
+    logits = [np.asarray(b, dtype=float) for b in logit_batches]
+    labels = [np.asarray(b).reshape(-1) for b in label_batches]
+    if any(lg.ndim != 2 or len(lg) != len(lb) for lg, lb in zip(logits, labels, strict=True)):
+        raise ValueError("each logit batch must be (batch_k, classes) and each label batch "
+                         "(batch_k,) with the same batch_k.")
+    correct = [np.argmax(lg, axis=-1) == lb for lg, lb in zip(logits, labels, strict=True)]
+    expected = float(np.mean(np.concatenate(correct)))
+    value = _as_array(name, got)
+    if value.size != 1:
+        raise ExerciseFailed(f"{name}: expected one number (the accuracy over all samples), got "
+                             f"{value.size} values of shape {value.shape}.")
+    value = float(value.reshape(()))
+    if np.isclose(value, expected, atol=1e-6):
+        _passed(name)
+        return
+    if 1.0 < value <= 100.0 and np.isclose(value / 100.0, expected, atol=1e-6):
+        raise ExerciseFailed(f"{name}: this looks like a percentage; return a fraction in [0, 1].")
+    per_batch = float(np.mean([c.mean() for c in correct]))
+    if np.isclose(value, per_batch, atol=1e-6):
+        raise ExerciseFailed(f"{name}: you averaged the per-batch accuracies; the batches differ "
+                             f"in size, so count correct samples over all batches instead.")
+    raise ExerciseFailed(f"{name}: {value:.4g} is not the accuracy over all samples; take the "
+                         f"argmax over the class axis of every batch and compare with its labels.")
+
+
+# --- 06 training strategies ------------------------------------------------------------------
+
+
+# --- 07 robustness and interpretability ------------------------------------------------------
+
+
+# --- 08 efficient deployment -----------------------------------------------------------------
+
+
+# --- 09 case study: medical diagnosis --------------------------------------------------------
+
+
+# --- 10 case study: autonomous driving -------------------------------------------------------
+
+
+# --- 11 case study: smart security -----------------------------------------------------------
+
+
+# --- 12 outlook ------------------------------------------------------------------------------

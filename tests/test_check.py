@@ -54,6 +54,7 @@ def test_exercise_failed_is_an_assertion_error():
 # --- 01 multimodal data ----------------------------------------------------------------------
 
 
+
 # --- 02 preprocessing pipelines --------------------------------------------------------------
 
 
@@ -92,5 +93,66 @@ def test_adapted_on_passes_on_training_statistics_and_names_the_leak():
 # --- 03 feature extraction -------------------------------------------------------------------
 
 
+
 # --- 04 alignment ----------------------------------------------------------------------------
 
+
+
+# --- 05 fusion -------------------------------------------------------------------------------
+
+
+def _batches():
+    logits = [np.eye(3)[[0, 1, 2, 0]], np.eye(3)[[1, 1]]]  # predictions 0 1 2 0 | 1 1
+    labels = [np.array([0, 1, 0, 0]), np.array([0, 0])]  # 3 of 4 right, then 0 of 2
+    return logits, labels
+
+
+def test_batch_accuracy_passes_the_accuracy_over_all_samples(capsys):
+    logits, labels = _batches()
+    check.batch_accuracy("ex", 0.5, logits, labels)
+    check.batch_accuracy("ex", np.float32(0.5), logits, labels)
+    assert "✔ ex: passed" in capsys.readouterr().out
+
+
+@pytest.mark.parametrize("got, message", [
+    (50.0, "looks like a percentage"),
+    (0.375, "averaged the per-batch accuracies"),
+    ([0.75, 0.0], "expected one number"),
+    (0.25, "0.25 is not the accuracy over all samples"),
+    (None, "Did you forget `return`"),
+    (..., "placeholder"),
+])
+def test_batch_accuracy_names_the_slip_without_the_answer(got, message):
+    logits, labels = _batches()
+    with pytest.raises(check.ExerciseFailed, match=message) as err:
+        check.batch_accuracy("ex", got, logits, labels)
+    assert "0.5 " not in str(err.value) and "0.5." not in str(err.value)
+
+
+def test_batch_accuracy_rejects_malformed_batches():
+    logits, labels = _batches()
+    with pytest.raises(ValueError, match="same length"):
+        check.batch_accuracy("ex", 0.5, logits, labels[:1])
+    with pytest.raises(ValueError, match="batch_k"):
+        check.batch_accuracy("ex", 0.5, [logits[0][:3], logits[1]], labels)
+
+
+# --- 06 training strategies ------------------------------------------------------------------
+
+
+# --- 07 robustness and interpretability ------------------------------------------------------
+
+
+# --- 08 efficient deployment -----------------------------------------------------------------
+
+
+# --- 09 case study: medical diagnosis --------------------------------------------------------
+
+
+# --- 10 case study: autonomous driving -------------------------------------------------------
+
+
+# --- 11 case study: smart security -----------------------------------------------------------
+
+
+# --- 12 outlook ------------------------------------------------------------------------------

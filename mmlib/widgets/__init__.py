@@ -1,0 +1,70 @@
+"""Interactive widgets (ipywidgets 8) of the notebooks: one file per notebook.
+
+Each widget function returns a :class:`WithStaticView`: the live widget plus a static snapshot of
+its first state. A running kernel shows the widget; a notebook opened without a kernel, or not
+trusted (every fresh clone), shows the snapshot and "run the cell to interact" instead of the
+widget's raw Python repr. The logic behind each widget is a plain function (tested without a
+browser), so everything a widget shows can also be computed without it.
+
+Files: ``_base`` (the shared machinery), then one per notebook, in course order: ``welcome`` (00),
+``data`` (01), ``preprocessing`` (02), ``features`` (03), ``alignment`` (04), ``fusion`` (05).
+Everything public is re-exported here, so notebooks call ``mmlib.widgets.<name>``.
+"""
+
+from __future__ import annotations
+
+from mmlib.widgets._base import (
+    RUN_TO_INTERACT,
+    WIDGET_VIEW,
+    WithStaticView,
+    figure_html,
+    interactive_figure,
+)
+from mmlib.widgets.alignment import (
+    RETRIEVAL_TOP_K,
+    attention_word_maps,
+    caption_explorer,
+    caption_query_figure,
+    top_k_matches,
+)
+from mmlib.widgets.data import (
+    ALL_MODALITIES,
+    BROWSE_SAMPLES,
+    browse_options,
+    browse_samples,
+    sample_figure,
+)
+from mmlib.widgets.features import (
+    EMBEDDING_MARKERS,
+    EmbeddingView,
+    embedding_explorer,
+    embedding_figure,
+    pca_2d,
+)
+from mmlib.widgets.fusion import (
+    FUSION_FAMILIES,
+    NOISE_GRID_COLUMNS,
+    fusion_noise_explorer,
+    fusion_noise_figure,
+    noise_levels,
+    snr_label,
+)
+from mmlib.widgets.preprocessing import (
+    LOG_MEL_HOPS,
+    LOG_MEL_WINDOWS,
+    log_mel_explorer,
+    log_mel_figure,
+    log_mel_summary,
+)
+from mmlib.widgets.welcome import course_map, lesson_html
+
+__all__ = [
+    "WIDGET_VIEW", "RUN_TO_INTERACT", "figure_html", "WithStaticView", "interactive_figure",
+    "lesson_html", "course_map", "BROWSE_SAMPLES", "ALL_MODALITIES", "browse_options",
+    "sample_figure", "browse_samples", "LOG_MEL_WINDOWS", "LOG_MEL_HOPS", "log_mel_summary",
+    "log_mel_figure", "log_mel_explorer", "EMBEDDING_MARKERS", "pca_2d", "EmbeddingView",
+    "embedding_figure", "embedding_explorer", "RETRIEVAL_TOP_K", "top_k_matches",
+    "attention_word_maps", "caption_query_figure", "caption_explorer", "FUSION_FAMILIES",
+    "NOISE_GRID_COLUMNS", "noise_levels", "snr_label", "fusion_noise_figure",
+    "fusion_noise_explorer",
+]
