@@ -12,7 +12,8 @@ Offline by construction:
   ``package-lock.json``); :func:`vendor` (``mmcourse slides --vendor``) runs ``npm ci`` and copies
   only the files the decks load (:data:`VENDOR_FILES`, with their LICENSE files) into
   ``slides/vendor/``, which is committed, so a deck opens from disk with no build and no network;
-* a deck references ``vendor/...`` and ``notebook.css`` by relative path and nothing else: no
+* a deck references ``vendor/...``, ``notebook.css`` and ``deck.js`` by relative path and
+  nothing else: no
   require.js, jQuery, font-awesome, mermaid or widget manager from a CDN.
   :func:`remote_references` lists what a deck would fetch from the network, and
   :func:`build_deck` refuses to write a deck that would;
@@ -52,6 +53,10 @@ VENDOR = "vendor"
 
 STYLESHEET = "notebook.css"
 """The notebook CSS every deck links (written next to the decks by :func:`build_deck`)."""
+
+SCRIPT = "deck.js"
+"""The behaviour every deck loads (MathJax settings, scrolling slides), copied next to the decks
+from the template by :func:`build_deck`; a deck itself only defines its settings inline."""
 
 _STYLESHEET_PARTS = ("static/index.css", "static/theme-light.css", "deck.css")
 
@@ -297,7 +302,7 @@ def render_deck(notebook: str | Path) -> str:
     nb = deck_notebook(nbformat.read(path, as_version=4))
     page, _ = _exporter().from_notebook_node(
         nb, resources={"metadata": {"name": path.stem, "path": str(path.parent)},
-                       "mmcourse_stylesheet": STYLESHEET,
+                       "mmcourse_stylesheet": STYLESHEET, "mmcourse_script": SCRIPT,
                        "mmcourse_source": source_fingerprint(path)})
     page = "\n".join(line.rstrip() for line in page.splitlines()) + "\n"
     page = _NOTEBOOK_LINK.sub(lambda m: f'href="{m.group(1)}.slides.html"', page)
@@ -327,6 +332,12 @@ def stylesheet() -> str:
     return css
 
 
+def script() -> str:
+    """The text of ``slides/deck.js``: the template's ``deck.js``, the behaviour all decks share."""
+    env = _exporter().environment
+    return env.loader.get_source(env, SCRIPT)[0]
+
+
 def _write_if_changed(target: Path, data: bytes) -> None:
     if not target.is_file() or target.read_bytes() != data:
         target.write_bytes(data)
@@ -335,16 +346,18 @@ def _write_if_changed(target: Path, data: bytes) -> None:
 def build_deck(notebook: str | Path, out_dir: str | Path = SLIDES_DIR) -> Path:
     """Build the deck of ``notebook`` into ``out_dir`` (default ``slides/``); return its path.
 
-    The deck is ``out_dir/NN_slug.slides.html``; it links ``out_dir/notebook.css`` (written
-    too, see :func:`stylesheet`) and loads reveal.js and MathJax from ``out_dir/vendor/`` (see
-    :func:`vendor`), so open it from ``slides/`` or copy ``vendor/`` along with it. Files are
-    only rewritten when their bytes change.
+    The deck is ``out_dir/NN_slug.slides.html``; it links ``out_dir/notebook.css`` and
+    ``out_dir/deck.js`` (written too, see :func:`stylesheet` and :func:`script`) and loads
+    reveal.js and MathJax from ``out_dir/vendor/`` (see :func:`vendor`), so open it from
+    ``slides/`` or copy ``vendor/`` along with it. Files are only rewritten when their bytes
+    change.
     """
     path = _check_notebook("notebook", notebook)
     out = _check_path("out_dir", out_dir)
     page = render_deck(path).encode("utf-8")
     out.mkdir(parents=True, exist_ok=True)
     _write_if_changed(out / STYLESHEET, stylesheet().encode("utf-8"))
+    _write_if_changed(out / SCRIPT, script().encode("utf-8"))
     target = out / deck_name(path)
     _write_if_changed(target, page)
     return target

@@ -44,9 +44,9 @@ def test_rebuilding_a_deck_gives_the_committed_bytes(tmp_path):
     built = slides.build_deck(NOTEBOOKS[0], tmp_path)
     assert built.read_bytes() == (slides.SLIDES_DIR / built.name).read_bytes(), (
         f"{built.name} differs from a fresh build; {REBUILD}")
-    css = slides.STYLESHEET
-    assert (tmp_path / css).read_bytes() == (slides.SLIDES_DIR / css).read_bytes(), (
-        f"slides/{css} is out of date; {REBUILD}")
+    for shared in (slides.STYLESHEET, slides.SCRIPT):
+        assert (tmp_path / shared).read_bytes() == (slides.SLIDES_DIR / shared).read_bytes(), (
+            f"slides/{shared} is out of date; {REBUILD}")
     assert slides.stored_fingerprint(built) == slides.source_fingerprint(NOTEBOOKS[0])
 
 
@@ -94,7 +94,7 @@ def test_deck_has_no_network_references(deck):
     assert not [u for u in css_urls if REMOTE.match(u)], f"{deck.name}: remote CSS url()/@import"
     local = {value.split("#")[0].split("?")[0] for tag, key, value in parser.refs
              if tag != "a" and not value.startswith(("data:", "#"))}
-    assert local == {slides.STYLESHEET, "vendor/reveal.js/reveal.css",
+    assert local == {slides.STYLESHEET, slides.SCRIPT, "vendor/reveal.js/reveal.css",
                      "vendor/reveal.js/theme/white.css", "vendor/reveal.js/reveal.js",
                      "vendor/reveal.js/plugin/notes.js", "vendor/mathjax/tex-svg-full.js"}, local
     assert all((slides.SLIDES_DIR / path).is_file() for path in local)
@@ -169,6 +169,9 @@ def test_build_deck_writes_an_offline_deck_and_refuses_remote_images(tmp_path):
     deck = slides.build_deck(path, tmp_path / "out")
     page = deck.read_text(encoding="utf-8")
     assert deck.name == "07_demo.slides.html" and (tmp_path / "out" / slides.STYLESHEET).is_file()
+    script = (tmp_path / "out" / slides.SCRIPT).read_text(encoding="utf-8")
+    assert "Reveal.initialize" in script and "mmDeckSettings" in page
+    assert not re.search(r"(https?:)?//[a-z]", script.replace("/* ", "")), "deck.js loads nothing"
     assert page.count("<section") == 4  # two slides, each a <section> holding a vertical one
     assert page.count('<aside class="notes">') == 1
     assert 'href="00_welcome.slides.html"' in page and "$a^2 + b^2$" in page
