@@ -206,6 +206,79 @@ def batch_accuracy(name: str, got: Any, logit_batches: Sequence[Any],
 # --- 07 robustness and interpretability ------------------------------------------------------
 
 
+def shapley_values(name: str, fn: Any, games: Sequence[Any]) -> None:
+    """Pass when ``fn(v)`` returns the Shapley values ``{player: value}`` of every two-player game.
+
+    Each game ``v`` maps the four coalitions (``frozenset`` of the players ``"audio"`` and
+    ``"image"``) to a number. The reference is the average of a player's marginal contribution
+    over the two orders of joining. The hints name the usual slips (only the contribution to the
+    empty coalition, or to the other player, or the two contributions added instead of averaged)
+    without giving a value.
+    """
+    _placeholder_or_none(name, fn)
+    if not callable(fn):
+        raise ExerciseFailed(f"{name}: pass your function itself (without calling it).")
+    for v in games:
+        players = sorted({p for s in v for p in s})
+        got = fn(dict(v))
+        _placeholder_or_none(name, got)
+        if not isinstance(got, dict) or sorted(got) != players:
+            keys = sorted(got) if isinstance(got, dict) else type(got).__name__
+            raise ExerciseFailed(f"{name}: return a dict with one value per player {players}, got "
+                                 f"{keys}.")
+        everyone, nobody = frozenset(players), frozenset()
+        for p in players:
+            alone, others = frozenset({p}), everyone - {p}
+            first, second = v[alone] - v[nobody], v[everyone] - v[others]
+            value = float(_as_array(name, got[p]))
+            if np.isclose(value, 0.5 * (first + second), atol=1e-9):
+                continue
+            if np.isclose(value, first + second, atol=1e-9):
+                raise ExerciseFailed(f"{name}: the two marginal contributions must be weighted "
+                                     f"(each order of joining is equally likely), not added.")
+            if np.isclose(value, first, atol=1e-9) or np.isclose(value, second, atol=1e-9):
+                raise ExerciseFailed(f"{name}: a Shapley value averages the contribution over "
+                                     f"*both* orders in which the players can join.")
+            raise ExerciseFailed(f"{name}: the value of {p!r} is not its Shapley value; check "
+                                 f"the marginal contributions v(S ∪ {{{p}}}) − v(S).")
+    _passed(name)
+
+
+def calibration_error(name: str, fn: Any, probs: Any, labels: Any, n_bins: int = 15) -> None:
+    """Pass when ``fn(probs, labels, n_bins)`` is the expected calibration error.
+
+    The reference is :func:`mmlib.explain.expected_calibration_error` (equal-width confidence
+    bins closed on the right). The hints name the usual slips without the value: an unweighted
+    mean over bins, the empty bins counted, a signed instead of an absolute gap.
+    """
+    from mmlib.explain import expected_calibration_error, reliability_diagram_data
+
+    _placeholder_or_none(name, fn)
+    if not callable(fn):
+        raise ExerciseFailed(f"{name}: pass your function itself (without calling it).")
+    for bins in (n_bins, 10):
+        value = _as_array(name, fn(np.asarray(probs), np.asarray(labels), bins))
+        if value.size != 1:
+            raise ExerciseFailed(f"{name}: expected one number, got shape {value.shape}.")
+        value = float(value.reshape(()))
+        expected = expected_calibration_error(probs, labels, bins)
+        if np.isclose(value, expected, atol=1e-9):
+            continue
+        table = reliability_diagram_data(probs, labels, bins)
+        filled = table[table["count"] > 0]
+        if np.isclose(value, float(np.mean(np.abs(filled["gap"]))), atol=1e-9):
+            raise ExerciseFailed(f"{name}: weight each bin's gap by the fraction of samples in "
+                                 f"it, |B_b| / n.")
+        signed = float(np.sum(filled["count"] / table["count"].sum() * filled["gap"]))
+        if np.isclose(abs(value), abs(signed), atol=1e-9):
+            raise ExerciseFailed(f"{name}: take the absolute gap |acc − conf| in each bin before "
+                                 f"summing.")
+        raise ExerciseFailed(f"{name}: {value:.4g} is not the ECE with {bins} bins; check the "
+                             f"bin edges (closed on the right) and the confidence (the largest "
+                             f"class probability).")
+    _passed(name)
+
+
 # --- 08 efficient deployment -----------------------------------------------------------------
 
 

@@ -143,6 +143,82 @@ def test_batch_accuracy_rejects_malformed_batches():
 # --- 07 robustness and interpretability ------------------------------------------------------
 
 
+def _games():
+    f = frozenset
+    return [{f(): 0.1, f({"audio"}): 0.5, f({"image"}): 0.7, f({"audio", "image"}): 0.9},
+            {f(): 0.2, f({"audio"}): 0.3, f({"image"}): 0.8, f({"audio", "image"}): 0.85}]
+
+
+def _shapley(v):
+    f = frozenset
+    a, i, both, none = f({"audio"}), f({"image"}), f({"audio", "image"}), f()
+    return {"audio": 0.5 * (v[a] - v[none] + v[both] - v[i]),
+            "image": 0.5 * (v[i] - v[none] + v[both] - v[a])}
+
+
+def test_shapley_values_passes_the_shapley_values(capsys):
+    check.shapley_values("ex", _shapley, _games())
+    assert "✔ ex: passed" in capsys.readouterr().out
+
+
+@pytest.mark.parametrize("fn, message", [
+    (lambda v: {k: 2 * x for k, x in _shapley(v).items()}, "weighted .*not added"),
+    (lambda v: {p: v[frozenset({p})] - v[frozenset()] for p in ("audio", "image")},
+     "averages the contribution over \\*both\\* orders"),
+    (lambda v: {"audio": 0.0, "image": 1.0}, "not its Shapley value"),
+    (lambda v: [0.1, 0.2], "return a dict with one value per player"),
+    (lambda v: None, "Did you forget `return`"),
+    (..., "placeholder"),
+])
+def test_shapley_values_names_the_slip(fn, message):
+    with pytest.raises(check.ExerciseFailed, match=message) as err:
+        check.shapley_values("ex", fn, _games())
+    assert "0.5" not in str(err.value)
+
+
+def _calibration_case():
+    rng = np.random.default_rng(0)
+    logits = rng.normal(size=(200, 4)) * 3
+    probs = np.exp(logits) / np.exp(logits).sum(1, keepdims=True)
+    return probs, rng.integers(0, 4, size=200)
+
+
+def test_calibration_error_passes_the_ece(capsys):
+    from mmlib import explain
+
+    probs, labels = _calibration_case()
+    check.calibration_error("ex", explain.expected_calibration_error, probs, labels)
+    assert "✔ ex: passed" in capsys.readouterr().out
+
+
+def _unweighted(probs, labels, n_bins):
+    from mmlib import explain
+
+    table = explain.reliability_diagram_data(probs, labels, n_bins)
+    return float(np.mean(np.abs(table[table["count"] > 0]["gap"])))
+
+
+def _signed(probs, labels, n_bins):
+    from mmlib import explain
+
+    table = explain.reliability_diagram_data(probs, labels, n_bins)
+    filled = table[table["count"] > 0]
+    return float(np.sum(filled["count"] / len(labels) * filled["gap"]))
+
+
+@pytest.mark.parametrize("fn, message", [
+    (_unweighted, "weight each bin's gap"),
+    (_signed, "absolute gap"),
+    (lambda p, y, b: 0.0, "is not the ECE"),
+    (lambda p, y, b: [0.1, 0.2], "expected one number"),
+    (None, "Did you forget `return`"),
+])
+def test_calibration_error_names_the_slip(fn, message):
+    probs, labels = _calibration_case()
+    with pytest.raises(check.ExerciseFailed, match=message):
+        check.calibration_error("ex", fn, probs, labels)
+
+
 # --- 08 efficient deployment -----------------------------------------------------------------
 
 

@@ -7,7 +7,8 @@ widget's raw Python repr. The logic behind each widget is a plain function (test
 browser), so everything a widget shows can also be computed without it.
 
 Files: ``_base`` (the shared machinery), then one per notebook, in course order: ``welcome`` (00),
-``data`` (01), ``preprocessing`` (02), ``features`` (03), ``alignment`` (04), ``fusion`` (05).
+``data`` (01), ``preprocessing`` (02), ``features`` (03), ``alignment`` (04), ``fusion`` (05),
+``robustness`` (07).
 Everything public is re-exported here, so notebooks call ``mmlib.widgets.<name>``.
 """
 
@@ -56,7 +57,16 @@ from mmlib.widgets.preprocessing import (
     log_mel_figure,
     log_mel_summary,
 )
-from mmlib.widgets.welcome import course_map, lesson_html
+from mmlib.widgets.robustness import (
+    SWEEP_COLUMNS,
+    corruption_explorer,
+    corruption_figure,
+    sweep_levels,
+)
+from mmlib.widgets.welcome import (
+    course_map,
+    lesson_html,
+)
 
 __all__ = [
     "WIDGET_VIEW", "RUN_TO_INTERACT", "figure_html", "WithStaticView", "interactive_figure",
@@ -66,5 +76,6 @@ __all__ = [
     "embedding_figure", "embedding_explorer", "RETRIEVAL_TOP_K", "top_k_matches",
     "attention_word_maps", "caption_query_figure", "caption_explorer", "FUSION_FAMILIES",
     "NOISE_GRID_COLUMNS", "noise_levels", "snr_label", "fusion_noise_figure",
-    "fusion_noise_explorer",
+    "fusion_noise_explorer", "SWEEP_COLUMNS", "sweep_levels", "corruption_figure",
+    "corruption_explorer",
 ]
