@@ -282,6 +282,36 @@ def calibration_error(name: str, fn: Any, probs: Any, labels: Any, n_bins: int =
 # --- 08 efficient deployment -----------------------------------------------------------------
 
 
+def int8_per_channel(name: str, got: Any, weights: Any) -> None:
+    """Pass when ``got`` is ``weights`` (a kernel ``(..., channels)``) quantized to int8 and back,
+    symmetrically per output channel (last axis): ``s_c = max |W_c| / 127``,
+    ``got = s_c * round(W / s_c)``."""
+    w = _as_array(name, weights)
+    g = _as_array(name, got)
+    if g.shape != w.shape:
+        raise ExerciseFailed(f"{name}: expected the kernel's shape {w.shape}, got {g.shape}.")
+    scale = np.abs(w.reshape(-1, w.shape[-1])).max(axis=0)
+    scale = np.where(scale == 0, 1.0, scale) / 127.0
+    expected = np.round(w / scale) * scale
+    if np.allclose(g, expected, rtol=1e-5, atol=1e-5 * float(scale.max())):
+        _passed(name)
+        return
+    steps = g / scale
+    if not np.allclose(steps, np.round(steps), atol=1e-3):
+        one_scale = np.abs(w).max() / 127.0
+        if np.allclose(g / one_scale, np.round(g / one_scale), atol=1e-3):
+            raise ExerciseFailed(f"{name}: your values sit on one grid for the whole kernel; use "
+                                 "one scale per output channel (a max over the input axis).")
+        raise ExerciseFailed(f"{name}: the values are not multiples of the per-channel scale "
+                             "s_c = max|W_c| / 127: did you dequantize (multiply back by s)?")
+    if np.max(np.abs(g - w)) > 0.5 * float(scale.max()) * (1 + 1e-6):
+        raise ExerciseFailed(f"{name}: some values are more than half a step from W: round to the "
+                             "nearest integer (np.round), do not truncate.")
+    raise ExerciseFailed(f"{name}: values differ from the reference (largest difference "
+                         f"{float(np.max(np.abs(g - expected))):.3g}); check the scale per "
+                         "channel and the rounding.")
+
+
 # --- 09 case study: medical diagnosis --------------------------------------------------------
 
 

@@ -222,6 +222,37 @@ def test_calibration_error_names_the_slip(fn, message):
 # --- 08 efficient deployment -----------------------------------------------------------------
 
 
+def _kernel():
+    rng = np.random.default_rng(0)
+    return rng.normal(size=(24, 8)) * rng.uniform(0.1, 2.0, size=8)  # channel scales differ
+
+
+def _per_channel(w):
+    scale = np.abs(w).max(axis=0) / 127
+    return np.round(w / scale) * scale
+
+
+def test_int8_per_channel_passes_the_right_answer(capsys):
+    w = _kernel()
+    check.int8_per_channel("Exercise 1", _per_channel(w), w)
+    assert "✔ Exercise 1: passed" in capsys.readouterr().out
+
+
+@pytest.mark.parametrize("wrong, hint", [
+    (lambda w: np.round(w / (np.abs(w).max() / 127)) * (np.abs(w).max() / 127),
+     "one scale per output channel"),
+    (lambda w: np.round(w / (np.abs(w).max(axis=0) / 127)), "did you dequantize"),
+    (lambda w: np.trunc(w / (np.abs(w).max(axis=0) / 127)) * (np.abs(w).max(axis=0) / 127),
+     "round to the nearest integer"),
+    (lambda w: w[:, :4], r"expected the kernel's shape \(24, 8\), got \(24, 4\)"),
+    (lambda w: ..., "replace the `...` placeholder"),
+])
+def test_int8_per_channel_hints_at_typical_mistakes(wrong, hint):
+    w = _kernel()
+    with pytest.raises(check.ExerciseFailed, match=hint):
+        check.int8_per_channel("Exercise 1", wrong(w), w)
+
+
 # --- 09 case study: medical diagnosis --------------------------------------------------------
 
 

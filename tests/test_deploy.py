@@ -828,3 +828,162 @@ def test_drift_errors():
         deploy.drift_report({"a": np.zeros((5, 2))}, {"a": np.zeros((5, 3))})
     with pytest.raises(ValueError, match="psi_threshold must be"):
         deploy.drift_report({"a": np.zeros((5, 2))}, {"a": np.zeros((5, 2))}, psi_threshold=0)
+
+
+# --- added for notebook 08 ---
+
+
+def test_time_ms_counts_calls_and_fetches_tensor_values():
+    calls = []
+
+    def fn(x):
+        calls.append(x)
+        return tf.constant(x) * 2
+
+    times = deploy.time_ms(fn, 3, repeats=4, number=2, warmup=1)
+    assert times.shape == (4,) and np.all(times > 0)
+    assert len(calls) == 1 + 4 * 2
+    with pytest.raises(TypeError, match="fn must be callable, got int"):
+        deploy.time_ms(3)
+    with pytest.raises(ValueError, match="repeats must be an integer >= 1, got 0"):
+        deploy.time_ms(fn, 1, repeats=0)
+
+
+def test_batch_latency_ms_is_per_sample_and_validates(litert_files, trained):
+    lite = deploy.LiteRTModel(litert_files["float32"])
+    per_sample = deploy.batch_latency_ms(lite, trained.x_test, 32, repeats=3, number=2)
+    assert 0 < per_sample < 50
+    with pytest.raises(TypeError, match="model must be a LiteRTModel, got Functional"):
+        deploy.batch_latency_ms(trained.model, trained.x_test, 4)
+    with pytest.raises(ValueError, match="batch_size must be an integer >= 1, got 0"):
+        deploy.batch_latency_ms(lite, trained.x_test, 0)
+
+
+def test_litert_tensors_constants_match_the_flatbuffer(litert_files, trained):
+    for quantization, path in litert_files.items():
+        table = deploy.litert_tensors(path)
+        constants = table[table["kind"] == "constant"]
+        stored = _flatbuffer_constants(path)  # independent: the raw buffers of the file
+        assert sorted(constants["bytes"]) == sorted(n for _, n, _ in stored), quantization
+        assert set(table[table["kind"] == "activation"]["name"]) >= {
+            "serving_default_image:0", "serving_default_vector:0"}
+    int8 = deploy.litert_tensors(litert_files["int8"])
+    weights = int8[(int8["kind"] == "constant") & (int8["dtype"] == "int8")]
+    kernels = [int(np.prod(w.shape)) for w in trained.model.weights if w.path.endswith("kernel")]
+    assert sorted(weights["n_elements"]) == sorted(kernels)
+    assert (weights["bytes"] == weights["n_elements"]).all()
+    conv = weights[weights["n_elements"] == 3 * 3 * 16]
+    assert conv["n_scales"].iloc[0] == 16  # per output channel
+
+
+def test_litert_size_breakdown_adds_up_to_the_file(litert_files, trained):
+    for quantization, path in litert_files.items():
+        table = deploy.litert_size_breakdown(path)
+        assert table["bytes"].sum() == path.stat().st_size
+        assert table["fraction"].sum() == pytest.approx(1.0)
+        assert (table.set_index("part")["bytes"] >= 0).all(), quantization
+    parts = deploy.litert_size_breakdown(litert_files["float32"]).set_index("part")["bytes"]
+    assert parts["constants float32"] >= 4 * trained.model.count_params()
+    with pytest.raises(TypeError, match="model must be a .tflite path"):
+        deploy.litert_tensors(123)
+
+
+def _numpy_sgd(x, y, weights, batch, lr):
+    """Reference: the MLP's SGD steps on the mean cross-entropy, by hand (numpy backprop)."""
+    w1, b1, w2, b2 = [w.astype(np.float64) for w in weights]
+    for start in range(0, len(x) - batch + 1, batch):
+        xb, yb = x[start:start + batch].astype(np.float64), y[start:start + batch]
+        pre = xb @ w1 + b1
+        h = np.maximum(pre, 0)
+        logits = h @ w2 + b2
+        p = np.exp(logits - logits.max(1, keepdims=True))
+        p /= p.sum(1, keepdims=True)
+        d_logits = (p - np.eye(w2.shape[1])[yb]) / batch
+        d_h = d_logits @ w2.T * (pre > 0)
+        w2, b2 = w2 - lr * h.T @ d_logits, b2 - lr * d_logits.sum(0)
+        w1, b1 = w1 - lr * xb.T @ d_h, b1 - lr * d_h.sum(0)
+    return [w1, b1, w2, b2]
+
+
+def _mlp_task(n=256, seed=0):
+    rng = np.random.default_rng(seed)
+    x = rng.normal(size=(n, 6)).astype("float32")
+    return x, (x[:, 0] > 0).astype("int32") + 2 * (x[:, 1] > 0).astype("int32")
+
+
+def test_train_with_strategy_is_plain_sgd_on_the_mean_loss():
+    x, y = _mlp_task()
+    initial = deploy.build_mlp(6, 4, hidden=8, seed=3).get_weights()
+    got = deploy.train_with_strategy(tf.distribute.get_strategy(), x, y, global_batch_size=32,
+                                     learning_rate=0.2, hidden=8, seed=3)
+    want = _numpy_sgd(x, y, initial, 32, 0.2)
+    for g, w in zip(got, want, strict=True):
+        np.testing.assert_allclose(g, w, rtol=1e-4, atol=1e-5)
+    assert max(float(np.max(np.abs(g - i))) for g, i in zip(got, initial, strict=True)) > 0.05
+
+
+def test_train_with_strategy_and_build_mlp_validate():
+    x, y = _mlp_task(64)
+    strategy = tf.distribute.get_strategy()
+    with pytest.raises(ValueError, match="global_batch_size must be an integer in"):
+        deploy.train_with_strategy(strategy, x, y, global_batch_size=65)
+    with pytest.raises(ValueError, match=r"y must be \(64,\) integer class labels"):
+        deploy.train_with_strategy(strategy, x, y.astype("float32"))
+    with pytest.raises(ValueError, match="x must be a 2-D array"):
+        deploy.train_with_strategy(strategy, x[:, :, None], y)
+    with pytest.raises(ValueError, match="n_classes must be an integer >= 2, got 1"):
+        deploy.build_mlp(3, 1)
+
+
+def test_split_cpu_after_start_names_the_problem():
+    tf.constant(1.0)  # TensorFlow is initialised in the test process
+    have = tf.config.list_logical_devices("CPU")
+    assert deploy.split_cpu(len(have)) == [d.name for d in have]  # already so: a no-op
+    with pytest.raises(RuntimeError, match=r"split_cpu\(n_devices=7\) came too late"):
+        deploy.split_cpu(7)
+    with pytest.raises(ValueError, match="n_devices must be an integer >= 1, got 0"):
+        deploy.split_cpu(0)
+
+
+def test_tf_config_and_free_ports():
+    ports = deploy.free_ports(2)
+    assert len(set(ports)) == 2 and all(1024 <= p <= 65535 for p in ports)
+    config = deploy.tf_config(ports, 1)
+    assert config == {"cluster": {"worker": [f"127.0.0.1:{ports[0]}", f"127.0.0.1:{ports[1]}"]},
+                      "task": {"type": "worker", "index": 1}}
+    with pytest.raises(ValueError, match="index must be an integer in"):
+        deploy.tf_config(ports, 2)
+    with pytest.raises(ValueError, match="ports must be a non-empty list"):
+        deploy.tf_config([], 0)
+
+
+def test_run_workers_match_one_device():
+    x, y = _mlp_task(256)
+    one = deploy.train_with_strategy(tf.distribute.get_strategy(), x, y, global_batch_size=32,
+                                     learning_rate=0.2, hidden=8)
+    workers = deploy.run_workers(x, y, n_workers=2, global_batch_size=32, learning_rate=0.2,
+                                 hidden=8, timeout=180)
+    assert len(workers) == 2
+    for w in workers:
+        for a, b in zip(w, one, strict=True):
+            np.testing.assert_allclose(a, b, rtol=0, atol=1e-5)
+
+
+def test_run_workers_times_out_and_cleans_up():
+    import subprocess
+
+    x, y = _mlp_task(64)
+    started = []
+    original = subprocess.Popen
+
+    def spy(*args, **kwargs):
+        started.append(original(*args, **kwargs))
+        return started[-1]
+
+    subprocess.Popen = spy
+    try:
+        with pytest.raises(RuntimeError, match="did not finish within timeout=0.2 s"):
+            deploy.run_workers(x, y, n_workers=2, global_batch_size=32, timeout=0.2)
+    finally:
+        subprocess.Popen = original
+    assert len(started) == 2 and all(p.poll() is not None for p in started)

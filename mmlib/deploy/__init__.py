@@ -41,6 +41,10 @@ Files (one concept each; every public name is re-exported here):
   :func:`sparsity`, :func:`sparsity_by_layer`, :func:`compressed_size`;
 * ``drift.py`` — :func:`population_stability_index`, :func:`ks_statistic`, :func:`ks_pvalue`,
   :func:`drift_report`;
+* ``measure.py`` — :func:`time_ms`, :func:`batch_latency_ms`, :func:`litert_tensors`,
+  :func:`litert_size_breakdown` (timing; what a LiteRT file holds);
+* ``distribute.py`` — :func:`split_cpu`, :func:`train_with_strategy`, :func:`run_workers` (data
+  parallelism with ``tf.distribute``: logical CPU devices, several worker processes);
 * ``_shared.py`` — private helpers used by several of these files (silencing native log lines,
   calling a model on named inputs, latency timing).
 
@@ -63,9 +67,23 @@ References:
 
 from __future__ import annotations
 
+from mmlib.deploy.distribute import (
+    build_mlp,
+    free_ports,
+    run_workers,
+    split_cpu,
+    tf_config,
+    train_with_strategy,
+)
 from mmlib.deploy.drift import drift_report, ks_pvalue, ks_statistic, population_stability_index
 from mmlib.deploy.export import SIGNATURE_KEY, export_saved_model
 from mmlib.deploy.litert import QUANTIZATIONS, LiteRTModel, export_litert_variants, to_litert
+from mmlib.deploy.measure import (
+    batch_latency_ms,
+    litert_size_breakdown,
+    litert_tensors,
+    time_ms,
+)
 from mmlib.deploy.pruning import (
     PruningCallback,
     PruningSchedule,
@@ -100,4 +118,15 @@ __all__ = [
     "sparsity_by_layer",
     "to_litert",
     "validate_inputs",
+    # added for notebook 08
+    "batch_latency_ms",
+    "build_mlp",
+    "free_ports",
+    "litert_size_breakdown",
+    "litert_tensors",
+    "run_workers",
+    "split_cpu",
+    "tf_config",
+    "time_ms",
+    "train_with_strategy",
 ]

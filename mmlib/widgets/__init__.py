@@ -8,7 +8,7 @@ browser), so everything a widget shows can also be computed without it.
 
 Files: ``_base`` (the shared machinery), then one per notebook, in course order: ``welcome`` (00),
 ``data`` (01), ``preprocessing`` (02), ``features`` (03), ``alignment`` (04), ``fusion`` (05),
-``robustness`` (07).
+``robustness`` (07), ``deployment`` (08).
 Everything public is re-exported here, so notebooks call ``mmlib.widgets.<name>``.
 """
 
@@ -34,6 +34,12 @@ from mmlib.widgets.data import (
     browse_options,
     browse_samples,
     sample_figure,
+)
+from mmlib.widgets.deployment import (
+    PRECISION_COLUMNS,
+    precision_explorer,
+    precision_figure,
+    precision_options,
 )
 from mmlib.widgets.features import (
     EMBEDDING_MARKERS,
@@ -77,5 +83,6 @@ __all__ = [
     "attention_word_maps", "caption_query_figure", "caption_explorer", "FUSION_FAMILIES",
     "NOISE_GRID_COLUMNS", "noise_levels", "snr_label", "fusion_noise_figure",
     "fusion_noise_explorer", "SWEEP_COLUMNS", "sweep_levels", "corruption_figure",
-    "corruption_explorer",
+    "corruption_explorer", "PRECISION_COLUMNS", "precision_options", "precision_figure",
+    "precision_explorer",
 ]
