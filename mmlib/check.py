@@ -318,6 +318,36 @@ def int8_per_channel(name: str, got: Any, weights: Any) -> None:
 # --- 10 case study: autonomous driving -------------------------------------------------------
 
 
+def masked_distance_error(name: str, fn: Any) -> None:
+    """Check ``fn(distance, predicted, objects)``: the mean absolute distance error over the
+    scenes that hold an object (``objects > 0``; the distance of an empty scene is undefined).
+
+    ``fn`` is tried on random batches of scenes, with and without empty scenes; a failure says
+    which kind of batch went wrong, never the expected value.
+    """
+    _placeholder_or_none(name, fn)
+    if not callable(fn):
+        raise ExerciseFailed(f"{name}: expected a function (distance, predicted, objects) -> "
+                             f"float, got {type(fn).__name__}.")
+    gen = np.random.default_rng(10)
+    for empty_share, what in ((0.3, "some scenes empty"), (0.0, "no empty scene")):
+        objects = np.where(gen.random(50) < empty_share, 0, gen.integers(1, 4, 50))
+        objects[0] = 1
+        distance = np.where(objects > 0, gen.uniform(5, 30, 50), 0.0)
+        predicted = distance + gen.normal(0, 2, 50) + np.where(objects > 0, 0.0, 9.0)
+        expected = float(np.mean(np.abs(predicted - distance)[objects > 0]))
+        got = _as_array(name, fn(distance, predicted, objects))
+        if got.size != 1:
+            raise ExerciseFailed(f"{name}: expected one number, got an array of shape "
+                                 f"{got.shape}.")
+        if not np.isclose(float(got.reshape(())), expected, rtol=1e-6, atol=1e-9):
+            raise ExerciseFailed(f"{name}: wrong value on a batch with {what}. Average the "
+                                 f"absolute errors of the scenes that hold an object only: an "
+                                 f"empty scene has no distance, so it is neither counted in the "
+                                 f"sum nor in the number of scenes.")
+    _passed(name)
+
+
 # --- 11 case study: smart security -----------------------------------------------------------
 
 

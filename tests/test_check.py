@@ -259,6 +259,29 @@ def test_int8_per_channel_hints_at_typical_mistakes(wrong, hint):
 # --- 10 case study: autonomous driving -------------------------------------------------------
 
 
+def _masked_mae(distance, predicted, objects):
+    return float(np.mean(np.abs(predicted - distance)[objects > 0]))
+
+
+def test_masked_distance_error_passes_the_masked_mean(capsys):
+    check.masked_distance_error("ex", _masked_mae)
+    assert "✔ ex: passed" in capsys.readouterr().out
+
+
+@pytest.mark.parametrize("fn, message", [
+    (lambda d, p, o: float(np.mean(np.abs(p - d))), "batch with some scenes empty"),
+    (lambda d, p, o: float(np.sum(np.abs(p - d)[o > 0]) / len(o)), "neither counted in the sum"),
+    (lambda d, p, o: float(np.mean((p - d)[o > 0])), "wrong value on a batch"),
+    (lambda d, p, o: np.abs(p - d)[o > 0], "expected one number"),
+    (lambda d, p, o: None, "Did you forget `return`"),
+    (42, "expected a function"),
+    (..., "replace the `...` placeholder"),
+])
+def test_masked_distance_error_names_the_slip(fn, message):
+    with pytest.raises(check.ExerciseFailed, match=message):
+        check.masked_distance_error("ex", fn)
+
+
 # --- 11 case study: smart security -----------------------------------------------------------
 
 

@@ -8,7 +8,7 @@ browser), so everything a widget shows can also be computed without it.
 
 Files: ``_base`` (the shared machinery), then one per notebook, in course order: ``welcome`` (00),
 ``data`` (01), ``preprocessing`` (02), ``features`` (03), ``alignment`` (04), ``fusion`` (05),
-``robustness`` (07), ``deployment`` (08).
+``robustness`` (07), ``deployment`` (08), ``driving`` (10).
 Everything public is re-exported here, so notebooks call ``mmlib.widgets.<name>``.
 """
 
@@ -40,6 +40,14 @@ from mmlib.widgets.deployment import (
     precision_explorer,
     precision_figure,
     precision_options,
+)
+from mmlib.widgets.driving import (
+    DRIVE_FAILURES,
+    DRIVE_SENSORS,
+    condition_scenes,
+    driving_scene_explorer,
+    driving_scene_figure,
+    scene_answers,
 )
 from mmlib.widgets.features import (
     EMBEDDING_MARKERS,
@@ -84,5 +92,6 @@ __all__ = [
     "NOISE_GRID_COLUMNS", "noise_levels", "snr_label", "fusion_noise_figure",
     "fusion_noise_explorer", "SWEEP_COLUMNS", "sweep_levels", "corruption_figure",
     "corruption_explorer", "PRECISION_COLUMNS", "precision_options", "precision_figure",
-    "precision_explorer",
+    "precision_explorer", "DRIVE_SENSORS", "DRIVE_FAILURES", "scene_answers", "condition_scenes",
+    "driving_scene_figure", "driving_scene_explorer",
 ]
