@@ -352,3 +352,68 @@ def masked_distance_error(name: str, fn: Any) -> None:
 
 
 # --- 12 outlook ------------------------------------------------------------------------------
+
+
+def _one_number(name: str, got: Any, what: str) -> float:
+    value = _as_array(name, got)
+    if value.size != 1:
+        raise ExerciseFailed(f"{name}: expected one number ({what}), got {value.size} values of "
+                             f"shape {value.shape}.")
+    return float(value.reshape(()))
+
+
+def zero_shot_accuracy(name: str, got: Any, similarity: Any, labels: Any) -> None:
+    """Pass when ``got`` is the zero-shot accuracy of a similarity matrix.
+
+    ``similarity`` is ``(n_images, n_classes)`` (image i against the prompt of class c), so
+    the zero-shot class of image i is the column with the highest similarity; the accuracy is
+    the fraction of images whose class equals ``labels`` ``(n_images,)``. The hints name the
+    usual slips — a percentage, the argmax over the image axis, the *lowest* similarity —
+    without giving the value.
+    """
+    sim = np.asarray(similarity, dtype=float)
+    labels = np.asarray(labels).reshape(-1)
+    if sim.ndim != 2 or len(sim) != len(labels):
+        raise ValueError(f"similarity must be (n_images, n_classes) with one label per row, got "
+                         f"shape {sim.shape} and {len(labels)} labels.")
+    value = _one_number(name, got, "the fraction of images classified correctly")
+    expected = float(np.mean(np.argmax(sim, axis=1) == labels))
+    if np.isclose(value, expected, atol=1e-6):
+        _passed(name)
+        return
+    if 1.0 < value <= 100.0 and np.isclose(value / 100.0, expected, atol=1e-6):
+        raise ExerciseFailed(f"{name}: this looks like a percentage; give a fraction in [0, 1].")
+    if np.isclose(value, float(np.mean(np.argmin(sim, axis=1) == labels)), atol=1e-6):
+        raise ExerciseFailed(f"{name}: you picked the least similar class; an image belongs to "
+                             f"the prompt it is MOST similar to.")
+    raise ExerciseFailed(f"{name}: {value:.4g} is not the zero-shot accuracy; for each image "
+                         f"(row) take the class (column) of highest similarity and compare it "
+                         f"with the image's label.")
+
+
+def fusion_margin(name: str, got: Any, accuracy: dict[str, float], fused: str) -> None:
+    """Pass when ``got`` is the fusion margin of a results table: the accuracy of the ``fused``
+    entry minus the **best** of the other (unimodal) entries of ``accuracy`` (name -> accuracy).
+
+    The hints name the usual slips (comparing with the mean or the worst single modality, the
+    sign the wrong way round) without giving the value.
+    """
+    if not isinstance(accuracy, dict) or fused not in accuracy or len(accuracy) < 2:
+        raise ValueError(f"accuracy must be a dict holding {fused!r} and at least one unimodal "
+                         f"entry, got {accuracy!r}.")
+    value = _one_number(name, got, "fused accuracy minus the best single modality's")
+    single = [float(v) for k, v in accuracy.items() if k != fused]
+    best = float(accuracy[fused]) - max(single)
+    if np.isclose(value, best, atol=1e-6):
+        _passed(name)
+        return
+    slips = {"the mean of the single modalities": float(accuracy[fused]) - float(np.mean(single)),
+             "the worst single modality": float(accuracy[fused]) - min(single)}
+    for what, wrong in slips.items():
+        if len(single) > 1 and np.isclose(value, wrong, atol=1e-6):
+            raise ExerciseFailed(f"{name}: you compared fusion with {what}; a sceptic compares "
+                                 f"it with the BEST single modality.")
+    if np.isclose(value, -best, atol=1e-6):
+        raise ExerciseFailed(f"{name}: the sign is reversed; the margin is fused minus single.")
+    raise ExerciseFailed(f"{name}: {value:.4g} is not the margin of fusion over the best single "
+                         f"modality in the table.")

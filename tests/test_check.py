@@ -286,3 +286,49 @@ def test_masked_distance_error_names_the_slip(fn, message):
 
 
 # --- 12 outlook ------------------------------------------------------------------------------
+
+
+def _similarity():
+    sim = np.array([[0.9, 0.1, 0.0], [0.2, 0.7, 0.1], [0.1, 0.3, 0.6], [0.5, 0.4, 0.1]])
+    return sim, np.array([0, 1, 0, 2])  # argmax 0 1 2 0: 2 of 4 right; argmin 2 2 0 2: 2 of 4
+
+
+def test_zero_shot_accuracy_passes_the_row_argmax_accuracy(capsys):
+    sim, labels = _similarity()
+    check.zero_shot_accuracy("ex", 0.5, sim, labels)
+    check.zero_shot_accuracy("ex", np.float64(0.5), sim, labels)
+    assert capsys.readouterr().out.count("✔ ex: passed") == 2
+
+
+@pytest.mark.parametrize("got, message", [
+    (50.0, "looks like a percentage"),
+    ([0.5, 0.5], "expected one number"),
+    (0.25, "0.25 is not the zero-shot accuracy"),
+    (None, "Did you forget `return`"),
+])
+def test_zero_shot_accuracy_names_the_slip_without_the_answer(got, message):
+    sim, labels = _similarity()
+    with pytest.raises(check.ExerciseFailed, match=message) as err:
+        check.zero_shot_accuracy("ex", got, sim, labels)
+    assert "0.5 " not in str(err.value)
+
+
+def test_zero_shot_accuracy_spots_the_least_similar_class():
+    sim = np.array([[0.9, 0.1], [0.2, 0.7], [0.1, 0.3]])
+    labels = np.array([1, 0, 0])  # argmax 0 1 1: none right; argmin 1 0 0: all right
+    with pytest.raises(check.ExerciseFailed, match="least similar"):
+        check.zero_shot_accuracy("ex", 1.0, sim, labels)
+    with pytest.raises(ValueError, match="one label per row"):
+        check.zero_shot_accuracy("ex", 1.0, sim, labels[:2])
+
+
+def test_fusion_margin_compares_with_the_best_single_modality(capsys):
+    acc = {"image": 0.8, "audio": 0.7, "fused": 0.9}
+    check.fusion_margin("ex", 0.1, acc, "fused")
+    assert "✔ ex: passed" in capsys.readouterr().out
+    for got, message in [(0.15, "the mean of the single"), (0.2, "the worst single"),
+                         (-0.1, "sign is reversed"), (0.3, "0.3 is not the margin")]:
+        with pytest.raises(check.ExerciseFailed, match=message):
+            check.fusion_margin("ex", got, acc, "fused")
+    with pytest.raises(ValueError, match="must be a dict holding 'fused'"):
+        check.fusion_margin("ex", 0.1, {"image": 0.8}, "fused")

@@ -8,7 +8,7 @@ browser), so everything a widget shows can also be computed without it.
 
 Files: ``_base`` (the shared machinery), then one per notebook, in course order: ``welcome`` (00),
 ``data`` (01), ``preprocessing`` (02), ``features`` (03), ``alignment`` (04), ``fusion`` (05),
-``robustness`` (07), ``deployment`` (08), ``driving`` (10).
+``robustness`` (07), ``deployment`` (08), ``driving`` (10), ``outlook`` (12).
 Everything public is re-exported here, so notebooks call ``mmlib.widgets.<name>``.
 """
 
@@ -64,6 +64,14 @@ from mmlib.widgets.fusion import (
     noise_levels,
     snr_label,
 )
+from mmlib.widgets.outlook import (
+    ZERO_SHOT_TASK_KEYS,
+    zero_shot_accuracy,
+    zero_shot_explorer,
+    zero_shot_figure,
+    zero_shot_predict,
+    zero_shot_table,
+)
 from mmlib.widgets.preprocessing import (
     LOG_MEL_HOPS,
     LOG_MEL_WINDOWS,
@@ -93,5 +101,6 @@ __all__ = [
     "fusion_noise_explorer", "SWEEP_COLUMNS", "sweep_levels", "corruption_figure",
     "corruption_explorer", "PRECISION_COLUMNS", "precision_options", "precision_figure",
     "precision_explorer", "DRIVE_SENSORS", "DRIVE_FAILURES", "scene_answers", "condition_scenes",
-    "driving_scene_figure", "driving_scene_explorer",
+    "driving_scene_figure", "driving_scene_explorer", "ZERO_SHOT_TASK_KEYS", "zero_shot_predict",
+    "zero_shot_accuracy", "zero_shot_table", "zero_shot_figure", "zero_shot_explorer",
 ]
