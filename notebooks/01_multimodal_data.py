@@ -187,7 +187,7 @@ mmlib.check.equal("Exercise 1", n_values, spec[0].size)
 #
 # - video **motion energy** between consecutive frames, at the frame boundaries
 #   $t_k = (k+1)/f_v$: $\;e_v[k] = \max\!\big(0,\ \overline{|V_{k+1} - V_k|} - \operatorname{median}_k\big)$;
-# - audio **onset strength** at $R = 256$ values/s: the rise of the short-time RMS envelope $r$,
+# - audio **onset strength** at $R = 500$ values/s: the rise of the short-time RMS envelope $r$,
 #   $\;e_a[j] = \max(0,\ r[j] - r[j-1])$, smoothed over half a frame;
 #
 # and take the lag that maximises their **cross-correlation** (互相关):
@@ -195,39 +195,26 @@ mmlib.check.equal("Exercise 1", n_values, spec[0].size)
 # $$c(\tau) = \sum_k e_v[k]\; e_a\!\big[\operatorname{round}((t_k + \tau) R)\big], \qquad
 #   \hat\Delta = \arg\max_{|\tau| \le 0.35\,\mathrm{s}} c(\tau).$$
 
-# %%
-from scipy.ndimage import uniform_filter1d
-
-RATE = 256  # onset-strength values per second
-
-# %%
-def motion_energy(video: np.ndarray) -> np.ndarray:
-    """(n, T, H, W, 1) frames -> (n, T-1) mean absolute change, minus its median, clipped at 0."""
-    change = np.abs(np.diff(video[..., 0].astype(np.float64), axis=1)).mean(axis=(2, 3))
-    return np.clip(change - np.median(change, axis=1, keepdims=True), 0, None)
-
+# %% [markdown]
+# The course library has these three steps in `mmlib.align` (notebook 11 uses them in the
+# security case): the two change detectors,
 
 # %%
-def onset_strength(audio: np.ndarray, fps: int) -> np.ndarray:
-    """(n, S) waveform -> (n, RATE) rise of the RMS envelope, smoothed over half a frame."""
-    n, hop = len(audio), audio.shape[1] // RATE
-    rms = np.sqrt((audio[:, :RATE * hop].astype(np.float64) ** 2).reshape(n, RATE, hop).mean(2))
-    rms = uniform_filter1d(rms, 4, axis=1)
-    rise = np.clip(np.diff(rms, axis=1, prepend=rms[:, :1]), 0, None)
-    return uniform_filter1d(rise, RATE // (2 * fps), axis=1)
+from mmlib import align
 
+RATE = align.ONSET_RATE  # onset-strength values per second
 
 # %%
-def lag_scores(motion: np.ndarray, onset: np.ndarray, fps: int, lags: np.ndarray) -> np.ndarray:
-    """Cross-correlation c(tau) of every clip at every lag: (n, T-1), (n, RATE) -> (n, lags)."""
-    t_video = np.arange(1, motion.shape[1] + 1) / fps  # frame boundaries (s)
-    scores = np.zeros((len(motion), len(lags)))
-    for j, lag in enumerate(lags):
-        pos = np.round((t_video + lag) * RATE).astype(int)  # where the audio should react
-        inside = (pos >= 0) & (pos < RATE)
-        scores[:, j] = (motion[:, inside] * onset[:, pos[inside]]).sum(axis=1)
-    return scores
+mmlib.course.show_source(align.motion_energy)
 
+# %%
+mmlib.course.show_source(align.onset_strength)
+
+# %% [markdown]
+# and the cross-correlation at every lag of a grid:
+
+# %%
+mmlib.course.show_source(align.av_lag_scores)
 
 # %% [markdown]
 # 800 clips with offsets up to ±0.3 s. First one clip — a window breaking in the clear condition,
@@ -237,10 +224,10 @@ def lag_scores(motion: np.ndarray, onset: np.ndarray, fps: int, lags: np.ndarray
 # %%
 watch = data.load("watch", n_samples=800, seed=0, max_offset=0.3)
 fps, scenes = watch.info["fps"], watch.info["scenes"]
-lags = np.arange(-0.35, 0.35 + 1e-9, 1 / 128)
-motion = motion_energy(watch.modalities["video"])
-onset = onset_strength(watch.modalities["audio"], fps)
-scores = lag_scores(motion, onset, fps, lags)
+lags = np.arange(-44, 45) / 128  # |lag| <= 0.35 s in steps of 1/128 s
+motion = align.motion_energy(watch.modalities["video"])
+onset = align.onset_strength(watch.modalities["audio"], watch.info["sample_rate"])
+scores = align.av_lag_scores(motion, onset, fps, RATE, lags)
 estimate, offset = lags[scores.argmax(axis=1)], watch.metadata["av_offset"]
 i = int(np.flatnonzero((watch.metadata["scene"] == scenes.index("glass_break"))
                        & (watch.metadata["condition"] == 0) & (offset > 0.25))[0])
@@ -272,6 +259,8 @@ for what, share in sync.items():
 
 # %%
 assert abs(estimate[i] - offset[i]) <= 1 / fps  # the clip drawn above
+assert np.array_equal(estimate, align.estimate_av_offset(  # the same steps in one call
+    watch.modalities["video"], watch.modalities["audio"], watch.info["sample_rate"], fps))
 assert sync["event clips"] >= 0.75, sync
 assert rates["clear"] >= 0.9, rates
 assert sync["event clips"] >= sync["naive zero guess, event clips"] + 0.25, sync
@@ -288,13 +277,13 @@ assert sync["quiet clips"] <= 0.6, sync  # nothing happens: nothing to align on
 # the offset in the security case.
 #
 # **Exercise 2.** Do the cross-correlation yourself with `np.correlate`, for clip `i` above.
-# `impulses` puts the clip's motion energy on the audio's time grid (256 values per second, zero
+# `impulses` puts the clip's motion energy on the audio's time grid (500 values per second, zero
 # between frame boundaries). With `c = np.correlate(onset_i, impulses, mode="full")`, entry `k`
 # compares the audio moved by `k - (len(impulses) - 1)` values. Compute the offset in **seconds**.
 
 # %%
 onset_i = onset[i]
-impulses = np.zeros(RATE)
+impulses = np.zeros(len(onset_i))
 impulses[np.round(np.arange(1, fps) / fps * RATE).astype(int)] = motion[i]
 
 # %% tags=["solution"]

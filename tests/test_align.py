@@ -1059,3 +1059,166 @@ def test_soft_dtw_alignment_is_the_expected_path_and_the_gradient():
         align.soft_dtw_alignment(x, y, gamma=0.0)
     with pytest.raises(ValueError, match="y is required"):
         align.soft_dtw_alignment(x)
+
+
+# --- added for notebook 11 ---
+# --------------------------------------------------------------------------------------------
+# Audio-video offset: motion energy, onset strength, lag scores, estimate, correction
+# --------------------------------------------------------------------------------------------
+
+
+def _moving_mean_reflect(x, size):
+    """Moving mean over ``size`` values with scipy's default window placement and 'reflect'
+    edges (d c b a | a b c d | d c b a), written out with loops."""
+    n, out = len(x), np.zeros(len(x))
+    start = -(size // 2)
+    for i in range(n):
+        total = 0.0
+        for k in range(start, start + size):
+            j = i + k
+            while j < 0 or j >= n:  # reflect about the edges
+                j = -j - 1 if j < 0 else 2 * n - j - 1
+            total += x[j]
+        out[i] = total / size
+    return out
+
+
+def test_motion_energy_matches_a_loop_over_frames_and_pixels():
+    rng = np.random.default_rng(0)
+    video = rng.random((3, 5, 4, 6, 2))
+    got = align.motion_energy(video)
+    assert got.shape == (3, 4)
+    for i in range(3):
+        frames = video[i].mean(axis=-1)
+        d = [np.mean([abs(frames[k + 1, y, x] - frames[k, y, x]) for y in range(4)
+                      for x in range(6)]) for k in range(4)]
+        np.testing.assert_allclose(got[i], np.maximum(np.array(d) - np.median(d), 0), atol=1e-12)
+    np.testing.assert_allclose(align.motion_energy(video[..., 0]),
+                               align.motion_energy(video[..., :1]))  # (n, T, H, W) accepted
+
+
+def test_onset_strength_matches_a_loop_and_peaks_at_a_sound_onset():
+    rng = np.random.default_rng(1)
+    audio = 0.01 * rng.standard_normal((2, 800))
+    audio[:, 500:] += np.sin(np.arange(300) * 0.9)  # a loud tone from sample 500 (t = 0.625 s)
+    got = align.onset_strength(audio, 800, rate=100, smooth=0.05)  # hops of 8 samples
+    assert got.shape == (2, 100)
+    for i in range(2):
+        rms = np.sqrt([np.mean(audio[i, 8 * j:8 * j + 8] ** 2) for j in range(100)])
+        rms = _moving_mean_reflect(rms, 4)
+        rise = np.maximum(np.diff(rms, prepend=rms[0]), 0)
+        np.testing.assert_allclose(got[i], _moving_mean_reflect(rise, 5), atol=1e-12)
+        assert abs(np.argmax(got[i]) / 100 - 0.625) <= 0.03
+    raw = align.onset_strength(audio, 800, rate=100, smooth=0.0)
+    assert np.all(raw >= 0) and raw[:, 0].max() == 0
+    with pytest.raises(ValueError, match="sample_rate must be a multiple of rate"):
+        align.onset_strength(audio, 800, rate=300)
+    with pytest.raises(ValueError, match=r"audio must be a batch of clips of shape \(n, samples\)"):
+        align.onset_strength(audio[0], 800)
+    with pytest.raises(ValueError, match="no NaN"):
+        align.onset_strength(np.full((1, 800), np.nan), 800)
+
+
+def test_av_lag_scores_match_a_brute_force_sum_and_np_correlate():
+    rng = np.random.default_rng(2)
+    motion, onset = rng.random((2, 7)), rng.random((2, 64))
+    lags = np.arange(-10, 11) / 32
+    got = align.av_lag_scores(motion, onset, 8, 64, lags)
+    for i in range(2):
+        for j, lag in enumerate(lags):
+            total = 0.0
+            for k in range(7):
+                pos = round(((k + 1) / 8 + lag) * 64)
+                if 0 <= pos < 64:
+                    total += motion[i, k] * onset[i, pos]
+            assert got[i, j] == pytest.approx(total, abs=1e-12)
+    # the same as np.correlate of the onset curve with the motion as impulses on the audio grid
+    impulses = np.zeros(64)
+    impulses[(np.arange(1, 8) * 8)] = motion[0]
+    full = np.correlate(onset[0], impulses, mode="full")  # entry m: audio moved by m - 63 values
+    np.testing.assert_allclose(got[0], full[np.round(lags * 64).astype(int) + 63], atol=1e-12)
+    with pytest.raises(ValueError, match="same clips, got 2 and 1 rows"):
+        align.av_lag_scores(motion, onset[:1], 8, 64, lags)
+    with pytest.raises(ValueError, match="fps must be a number"):
+        align.av_lag_scores(motion, onset, 0, 64, lags)
+    with pytest.raises(ValueError, match="lags must be a non-empty 1-D array"):
+        align.av_lag_scores(motion, onset, 8, 64, [])
+
+
+def _synthetic_clips(offsets, fps=8, sample_rate=4000, seed=3):
+    """Clips where a square lights up at a frame boundary and a click sounds at that boundary
+    plus the clip's offset (the audio of every clip otherwise faint noise)."""
+    rng = np.random.default_rng(seed)
+    n = len(offsets)
+    video = 0.02 * rng.random((n, fps, 8, 8))
+    audio = 0.005 * rng.standard_normal((n, sample_rate))
+    for i, off in enumerate(offsets):
+        k = 3 + i % 4  # the square appears in frame k (at k / fps seconds)
+        video[i, k:, 2:6, 2:6] += 0.8
+        start = int(round((k / fps + off) * sample_rate))
+        audio[i, start:start + 200] += np.sin(np.arange(200) * 1.3)
+    return video, audio
+
+
+def test_estimate_av_offset_recovers_known_offsets_of_synthetic_clips():
+    offsets = np.array([-0.3, -0.125, 0.0, 0.05, 0.2, 0.3])
+    video, audio = _synthetic_clips(offsets)
+    est = align.estimate_av_offset(video, audio, 4000, 8)
+    assert np.all(np.abs(est - offsets) <= 1 / 32), est  # a quarter frame: grid and smoothing
+    grid = align.estimate_av_offset(video, audio, 4000, 8, max_lag=0.3, step=0.1)
+    assert set(np.round(grid, 6)) <= {-0.3, -0.2, -0.1, 0.0, 0.1, 0.2, 0.3}
+    with pytest.raises(ValueError, match="video and audio must hold the same clips"):
+        align.estimate_av_offset(video, audio[:2], 4000, 8)
+    with pytest.raises(ValueError, match="step must be <= max_lag"):
+        align.estimate_av_offset(video, audio, 4000, 8, max_lag=0.1, step=0.2)
+    with pytest.raises(ValueError, match="at least 2 frames"):
+        align.estimate_av_offset(video[:, :1], audio, 4000, 8)
+
+
+def test_estimate_av_offset_on_watch_is_within_one_frame_for_most_event_clips():
+    from mmlib import data
+
+    ds = data.load_watch(n_samples=600, seed=7, max_offset=0.3)
+    fps, sr = ds.info["fps"], ds.info["sample_rate"]
+    est = align.estimate_av_offset(ds.modalities["video"], ds.modalities["audio"], sr, fps)
+    events, clear = ds.labels["event"] > 0, ds.metadata["condition"] == 0
+    within = np.abs(est - ds.metadata["av_offset"]) <= 1 / fps
+    assert within[events].mean() >= 0.75, within[events].mean()
+    assert within[events & clear].mean() >= 0.9, within[events & clear].mean()
+    # the same estimate on the brute-force route: the three public steps by hand
+    lags = np.arange(-44, 45) / 128
+    scores = align.av_lag_scores(align.motion_energy(ds.modalities["video"][:50]),
+                                 align.onset_strength(ds.modalities["audio"][:50], sr), fps,
+                                 align.ONSET_RATE, lags)
+    np.testing.assert_array_equal(est[:50], lags[np.argmax(scores, axis=1)])
+    # correcting by the true offset brings the audio back: the estimate is then near zero
+    fixed = align.correct_av_offset(ds.modalities["audio"], ds.metadata["av_offset"], sr)
+    again = align.estimate_av_offset(ds.modalities["video"], fixed, sr, fps)
+    assert np.mean(np.abs(again[events & clear]) <= 1 / fps) >= 0.9
+
+
+def test_correct_av_offset_moves_the_audio_and_fills_silence():
+    audio = np.arange(1, 11, dtype=np.float32)[None].repeat(3, axis=0)
+    out = align.correct_av_offset(audio, [0.2, -0.3, 0.0], 10)
+    assert out.dtype == np.float32
+    np.testing.assert_array_equal(out[0], [3, 4, 5, 6, 7, 8, 9, 10, 0, 0])  # 2 samples earlier
+    np.testing.assert_array_equal(out[1], [0, 0, 0, 1, 2, 3, 4, 5, 6, 7])  # 3 samples later
+    np.testing.assert_array_equal(out[2], audio[2])
+    np.testing.assert_array_equal(align.correct_av_offset(audio, 0.1, 10)[:, 0], [2, 2, 2])
+    mirrored = align.correct_av_offset(audio, [0.2, -0.3, 0.0], 10, fill="reflect")
+    np.testing.assert_array_equal(mirrored[0], [3, 4, 5, 6, 7, 8, 9, 10, 9, 8])
+    np.testing.assert_array_equal(mirrored[1], [4, 3, 2, 1, 2, 3, 4, 5, 6, 7])
+    wave = np.random.default_rng(4).standard_normal((2, 50))
+    for shift in (-49, -7, 0, 13, 49):  # against np.pad's "reflect" (mirror, edge not repeated)
+        padded = np.pad(wave, ((0, 0), (max(-shift, 0), max(shift, 0))), mode="reflect")
+        expected = padded[:, shift:shift + 50] if shift >= 0 else padded[:, :50]
+        np.testing.assert_array_equal(
+            align.correct_av_offset(wave, shift / 10, 10, fill="reflect"), expected)
+    with pytest.raises(ValueError, match="fill must be one of"):
+        align.correct_av_offset(audio, 0.1, 10, fill="wrap")
+    with pytest.raises(ValueError, match="less than one clip"):
+        align.correct_av_offset(audio, 1.0, 10)
+    with pytest.raises(ValueError, match=r"offset must be one finite number or one per clip"):
+        align.correct_av_offset(audio, [0.1, 0.2], 10)
+    with pytest.raises(TypeError, match="sample_rate must be an integer"):
+        align.correct_av_offset(audio, 0.1, 10.5)

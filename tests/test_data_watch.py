@@ -13,13 +13,12 @@ from __future__ import annotations
 import numpy as np
 import pytest
 from datahash import digest
-from scipy.ndimage import uniform_filter1d
 from sklearn.linear_model import LogisticRegression
 from sklearn.pipeline import make_pipeline
 from sklearn.preprocessing import StandardScaler
 from threadpoolctl import threadpool_limits
 
-from mmlib import data
+from mmlib import align, data
 from mmlib._common import KINDS, derive_seed
 from mmlib.data.watch import WATCH_CONDITIONS, WATCH_SCENES
 
@@ -281,33 +280,14 @@ def test_fusion_beats_each_modality_with_simple_features():
 def estimate_offsets(ds, max_lag=0.35, step=1 / 128):
     """Audio-video offset (s, positive = audio late) of every clip by cross-correlation.
 
-    Both streams become change detectors: the video's motion energy between consecutive frames
-    (mean absolute difference minus its median over the clip, clipped at 0), ``(n, T-1)``,
-    placed at the frame boundaries ``(j + 1) / fps``; the audio's onset strength (the increase
-    of the short-time RMS envelope, 1/256 s frames smoothed over 4, clipped at 0, averaged over
-    half a frame period). The lag with the largest dot product wins.
+    Both streams become change detectors (:func:`mmlib.align.estimate_av_offset`, tested against
+    brute force in ``tests/test_align.py``): the video's motion energy between consecutive frames
+    at the frame boundaries, the audio's onset strength (rise of the short-time RMS envelope);
+    the lag with the largest dot product wins.
     """
-    video = ds.modalities["video"][..., 0].astype(np.float64)
-    audio = ds.modalities["audio"].astype(np.float64)
-    n, length = audio.shape
-    fps = ds.info["fps"]
-    motion = np.abs(np.diff(video, axis=1)).mean((2, 3))
-    motion = np.clip(motion - np.median(motion, axis=1, keepdims=True), 0, None)
-    rate = 256
-    hop = length // rate
-    rms = np.sqrt((audio[:, : rate * hop] ** 2).reshape(n, rate, hop).mean(2))
-    rms = uniform_filter1d(rms, 4, axis=1)
-    onset = np.clip(np.diff(rms, axis=1, prepend=rms[:, :1]), 0, None)
-    onset = uniform_filter1d(onset, rate // (2 * fps), axis=1)
-    lags = np.arange(-max_lag, max_lag + step / 2, step)
-    best, est = np.full(n, -np.inf), np.zeros(n)
-    for lag in lags:
-        pos = np.round((np.arange(1, fps) / fps + lag) * rate).astype(int)
-        inside = (pos >= 0) & (pos < rate)
-        score = (motion[:, inside] * onset[:, pos[inside]]).sum(1)
-        better = score > best
-        best[better], est[better] = score[better], lag
-    return est
+    return align.estimate_av_offset(ds.modalities["video"], ds.modalities["audio"],
+                                    ds.info["sample_rate"], ds.info["fps"], max_lag=max_lag,
+                                    step=step)
 
 
 def test_audio_video_offset_is_recoverable_by_alignment(shifted):
