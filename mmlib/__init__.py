@@ -16,13 +16,15 @@ Where things live (a folder per concept with several parts, a file per part)::
                  layer), image.py, text.py, tabular.py, augment.py (paired augmentation),
                  pipeline.py (multimodal tf.data pipelines, throughput)
     encoders.py  one encoder per modality kind (CNN, text CNN/RNN/Transformer, PointNet, ...)
-    align.py     CCA, Deep CCA, CLIP / SigLIP, dual encoders, cross-modal attention, DTW
+    align.py     CCA, Deep CCA, CLIP / SigLIP, dual encoders, cross-modal attention, DTW,
+                 audio-video offset estimation
     fusion.py    fusion layers (early, late, tensor, low-rank, gated, FiLM, bilinear, attention)
     train/       modality dropout, OGM-GE, gradient blending, multi-task, the model builder
     robust/      corruptions per modality kind, sweeps and robustness metrics, adversarial (FGSM)
     explain.py   integrated gradients, modality Shapley values, calibration
-    deploy/      export, LiteRT (float16 / int8), serving, pruning, drift monitoring
-    widgets/     notebook widgets, a file per notebook (welcome, data, ..., fusion) on _base.py
+    deploy/      export, LiteRT (float16 / int8), serving, pruning, drift monitoring,
+                 measure.py (latency, what a LiteRT file holds), distribute.py (tf.distribute)
+    widgets/     notebook widgets, a file per notebook (welcome, data, ..., outlook) on _base.py
     viz.py, check.py               figures, exercise checks
     env.py, course.py, cli.py      set-up and seeds, the syllabus, the ``mmcourse`` command
     classroom.py, slides.py        student versions of the notebooks, offline slide decks
