@@ -41,6 +41,8 @@ devices = mmlib.deploy.split_cpu(2)
 print("logical CPU devices:", devices)
 
 # %%
+import atexit
+import shutil
 import tempfile
 from pathlib import Path
 
@@ -54,7 +56,8 @@ from mmlib import data, deploy
 from mmlib.preprocess.tabular import TabularPreprocessor
 
 tf.get_logger().setLevel("ERROR")
-WORK = Path(tempfile.mkdtemp(prefix="nb08_"))  # exported files go here
+WORK = Path(tempfile.mkdtemp(prefix="nb08_"))  # exported files go here;
+atexit.register(shutil.rmtree, WORK, ignore_errors=True)  # deleted when the kernel stops
 
 # %% [markdown] slideshow={"slide_type": "slide"}
 # ## 2 · The model to deploy: scan + health record + note
