@@ -315,6 +315,90 @@ def int8_per_channel(name: str, got: Any, weights: Any) -> None:
 # --- 09 case study: medical diagnosis --------------------------------------------------------
 
 
+def _binary_scores(scores: Any, positives: Any) -> tuple[np.ndarray, np.ndarray]:
+    s = np.asarray(scores, dtype=float).reshape(-1)
+    p = np.asarray(positives).reshape(-1).astype(bool)
+    if s.shape != p.shape or p.all() or not p.any():
+        raise ValueError("scores and positives must be (n,) arrays of the same length with both "
+                         f"classes present, got shapes {np.shape(scores)} and "
+                         f"{np.shape(positives)}.")
+    return s, p
+
+
+def _sens_spec(s: np.ndarray, p: np.ndarray, threshold: float) -> tuple[float, float]:
+    called = s >= threshold
+    return float(np.mean(called[p])), float(np.mean(~called[~p]))
+
+
+def sensitivity_specificity(name: str, got: Any, scores: Any, positives: Any,
+                            threshold: float) -> None:
+    """Pass when ``got`` is ``(sensitivity, specificity)`` of the rule ``score >= threshold``.
+
+    Sensitivity = TP / (TP + FN), specificity = TN / (TN + FP). The hints name the usual slips
+    (the two swapped, ``>`` instead of ``>=``, counts instead of fractions, precision or the
+    false-positive rate instead of specificity) without giving the values.
+    """
+    _placeholder_or_none(name, got)
+    s, p = _binary_scores(scores, positives)
+    value = _as_array(name, got).reshape(-1)
+    if value.size != 2:
+        raise ExerciseFailed(f"{name}: expected two numbers (sensitivity, specificity), got "
+                             f"{value.size}.")
+    expected = np.array(_sens_spec(s, p, threshold))
+    if np.allclose(value, expected, atol=1e-9):
+        _passed(name)
+        return
+    called = s >= threshold
+    hints = [
+        (expected[::-1], "the two numbers are swapped: sensitivity first, then specificity."),
+        (np.array(_sens_spec(s, p, np.nextafter(threshold, np.inf))),
+         "a patient whose score equals the threshold counts as called positive (use >=)."),
+        (np.array([(called & p).sum(), (~called & ~p).sum()], float),
+         "these look like counts; divide by the number of positives / negatives."),
+    ]
+    if called.any():
+        hints.append((np.array([expected[0], (called & p).sum() / called.sum()]),
+                      "the second number is the precision (TP / called positive); specificity "
+                      "is the fraction of negatives that are *not* called positive."))
+    hints.append((np.array([expected[0], 1 - expected[1]]),
+                  "the second number is the false-positive rate; specificity is one minus it."))
+    for wrong, hint in hints:
+        if np.allclose(value, wrong, atol=1e-9):
+            raise ExerciseFailed(f"{name}: {hint}")
+    which = [n for n, v, e in zip(("sensitivity", "specificity"), value, expected, strict=True)
+             if not np.isclose(v, e, atol=1e-9)]
+    verb = "differs" if len(which) == 1 else "differ"
+    raise ExerciseFailed(f"{name}: the {' and the '.join(which)} {verb} from the reference; "
+                         f"count TP, FN, TN and FP for the rule score >= threshold.")
+
+
+def threshold_for_sensitivity(name: str, got: Any, scores: Any, positives: Any,
+                              target: float) -> None:
+    """Pass when ``got`` is the largest threshold whose rule ``score >= t`` reaches sensitivity
+    ``>= target`` on ``scores`` (e.g. validation data): any larger threshold misses the target.
+
+    The hints say whether the threshold is too high (sensitivity below the target), needlessly
+    low (a higher one still reaches the target, and would give a better specificity) or not a
+    number; never the threshold itself.
+    """
+    _placeholder_or_none(name, got)
+    s, p = _binary_scores(scores, positives)
+    value = _as_array(name, got)
+    if value.size != 1:
+        raise ExerciseFailed(f"{name}: expected one threshold, got {value.size} values.")
+    t = float(value.reshape(()))
+    sens, _ = _sens_spec(s, p, t)
+    if sens < target:
+        raise ExerciseFailed(f"{name}: at this threshold the sensitivity is {sens:.3f}, below "
+                             f"the target {target}; the threshold is too high.")
+    higher = np.unique(s[s > t])
+    if higher.size and _sens_spec(s, p, float(higher[0]))[0] >= target:
+        raise ExerciseFailed(f"{name}: the sensitivity {sens:.3f} reaches the target, but a "
+                             "higher threshold would still reach it and refer fewer negatives; "
+                             "pick the largest such threshold (a positive patient's score).")
+    _passed(name)
+
+
 # --- 10 case study: autonomous driving -------------------------------------------------------
 
 

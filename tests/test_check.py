@@ -256,6 +256,65 @@ def test_int8_per_channel_hints_at_typical_mistakes(wrong, hint):
 # --- 09 case study: medical diagnosis --------------------------------------------------------
 
 
+def _screening():
+    scores = np.array([0.9, 0.8, 0.8, 0.6, 0.4, 0.3, 0.2, 0.1])
+    positives = np.array([1, 1, 0, 1, 0, 1, 0, 0], bool)  # at 0.6: TP 3 FN 1 | FP 1 TN 3
+    return scores, positives
+
+
+def test_sensitivity_specificity_passes_the_right_pair(capsys):
+    scores, positives = _screening()
+    check.sensitivity_specificity("ex", (0.75, 0.75), scores, positives, 0.6)
+    check.sensitivity_specificity("ex", np.array([0.5, 0.75]), scores, positives, 0.8)
+    assert capsys.readouterr().out.count("✔ ex: passed") == 2
+
+
+@pytest.mark.parametrize("got, threshold, message", [
+    ((0.75, 0.5), 0.8, "swapped"),
+    ((0.25, 1.0), 0.8, "use >="),
+    ((3, 3), 0.6, "counts"),
+    ((0.75, 0.25), 0.6, "false-positive rate"),
+    ((0.5, 2 / 3), 0.8, "precision"),
+    ((0.7, 0.75), 0.6, "the sensitivity differs"),
+    ((0.75,), 0.6, "expected two numbers"),
+    (None, 0.6, "Did you forget `return`"),
+])
+def test_sensitivity_specificity_names_the_slip(got, threshold, message):
+    scores, positives = _screening()
+    with pytest.raises(check.ExerciseFailed, match=message):
+        check.sensitivity_specificity("ex", got, scores, positives, threshold)
+
+
+def test_threshold_for_sensitivity_passes_the_largest_threshold(capsys):
+    scores, positives = _screening()
+    check.threshold_for_sensitivity("ex", 0.6, scores, positives, 0.75)  # 3 of 4 positives
+    check.threshold_for_sensitivity("ex", np.float64(0.3), scores, positives, 0.95)
+    check.threshold_for_sensitivity("ex", 0.8, scores, positives, 0.5)
+    assert capsys.readouterr().out.count("✔ ex: passed") == 3
+
+
+@pytest.mark.parametrize("got, message", [
+    (0.8, "below the target 0.75; the threshold is too high"),
+    (0.5, "a higher threshold would still reach it"),
+    (0.1, "a higher threshold would still reach it"),
+    ([0.6, 0.3], "expected one threshold"),
+    (..., "placeholder"),
+])
+def test_threshold_for_sensitivity_hints_without_the_answer(got, message):
+    scores, positives = _screening()
+    with pytest.raises(check.ExerciseFailed, match=message) as err:
+        check.threshold_for_sensitivity("ex", got, scores, positives, 0.75)
+    assert "0.6" not in str(err.value)
+
+
+def test_screening_checks_reject_malformed_data():
+    scores, positives = _screening()
+    with pytest.raises(ValueError, match="both classes"):
+        check.sensitivity_specificity("ex", (1, 1), scores, np.ones(8, bool), 0.5)
+    with pytest.raises(ValueError, match="same length"):
+        check.threshold_for_sensitivity("ex", 0.5, scores[:3], positives, 0.9)
+
+
 # --- 10 case study: autonomous driving -------------------------------------------------------
 
 

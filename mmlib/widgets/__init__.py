@@ -8,7 +8,8 @@ browser), so everything a widget shows can also be computed without it.
 
 Files: ``_base`` (the shared machinery), then one per notebook, in course order: ``welcome`` (00),
 ``data`` (01), ``preprocessing`` (02), ``features`` (03), ``alignment`` (04), ``fusion`` (05),
-``robustness`` (07), ``deployment`` (08), ``driving`` (10), ``security`` (11), ``outlook`` (12).
+``robustness`` (07), ``deployment`` (08), ``medical`` (09), ``driving`` (10), ``security`` (11),
+``outlook`` (12).
 Everything public is re-exported here, so notebooks call ``mmlib.widgets.<name>``.
 """
 
@@ -64,6 +65,13 @@ from mmlib.widgets.fusion import (
     noise_levels,
     snr_label,
 )
+from mmlib.widgets.medical import (
+    THRESHOLD_STEPS,
+    roc_points,
+    threshold_explorer,
+    threshold_figure,
+    threshold_metrics,
+)
 from mmlib.widgets.outlook import (
     ZERO_SHOT_TASK_KEYS,
     zero_shot_accuracy,
@@ -110,9 +118,10 @@ __all__ = [
     "NOISE_GRID_COLUMNS", "noise_levels", "snr_label", "fusion_noise_figure",
     "fusion_noise_explorer", "SWEEP_COLUMNS", "sweep_levels", "corruption_figure",
     "corruption_explorer", "PRECISION_COLUMNS", "precision_options", "precision_figure",
-    "precision_explorer", "DRIVE_SENSORS", "DRIVE_FAILURES", "scene_answers", "condition_scenes",
-    "driving_scene_figure", "driving_scene_explorer", "ALERT_CLIPS_PER_HOUR", "ALERT_EVENT_RATES",
-    "ALERT_KEYS", "alert_tradeoff", "alert_curve", "rate_label", "alert_figure",
-    "alert_tradeoff_explorer", "ZERO_SHOT_TASK_KEYS", "zero_shot_predict", "zero_shot_accuracy",
-    "zero_shot_table", "zero_shot_figure", "zero_shot_explorer",
+    "precision_explorer", "THRESHOLD_STEPS", "threshold_metrics", "roc_points",
+    "threshold_figure", "threshold_explorer", "DRIVE_SENSORS", "DRIVE_FAILURES", "scene_answers",
+    "condition_scenes", "driving_scene_figure", "driving_scene_explorer", "ALERT_CLIPS_PER_HOUR",
+    "ALERT_EVENT_RATES", "ALERT_KEYS", "alert_tradeoff", "alert_curve", "rate_label",
+    "alert_figure", "alert_tradeoff_explorer", "ZERO_SHOT_TASK_KEYS", "zero_shot_predict",
+    "zero_shot_accuracy", "zero_shot_table", "zero_shot_figure", "zero_shot_explorer",
 ]
