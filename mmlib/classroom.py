@@ -97,8 +97,9 @@ def student_notebook(nb: Any) -> Any:
 def exercises(notebooks: list[Path] | None = None) -> list[tuple[str, str, str]]:
     """Every exercise of the course: ``(notebook slug, "Exercise N", its first sentence)``.
 
-    Read from the markdown cells that announce an exercise (``**Exercise N.** ...``), in notebook
-    order; the instructor guide's exercise table is checked against this list.
+    Read from the markdown cells that announce an exercise (``**Exercise N.** ...``, or with its
+    difficulty, ``**Exercise N (★★).** ...``), in notebook order; the instructor guide's
+    exercise table is checked against this list.
     """
     import nbformat
 
@@ -110,8 +111,8 @@ def exercises(notebooks: list[Path] | None = None) -> list[tuple[str, str, str]]
         for cell in nb.cells:
             if cell.cell_type != "markdown":
                 continue
-            for match in re.finditer(r"\*\*(Exercise\s+\d+[a-z]?)\.?\*\*\.?\s*(.+?)"
-                                     r"(?:(?<=[.?!])\s|\n\n|$)", cell.source, re.S):
+            for match in re.finditer(r"\*\*(Exercise\s+\d+[a-z]?)(?:\s*\([^)]*\))?\.?\*\*\.?"
+                                     r"\s*(.+?)(?:(?<=[.?!])\s|\n\n|$)", cell.source, re.S):
                 found.append((Path(path).stem, match.group(1),
                               " ".join(match.group(2).split())))
     return found

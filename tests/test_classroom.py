@@ -107,3 +107,14 @@ def test_instructor_guide_lists_every_exercise():
     found = {(slug, name) for slug, name, _ in classroom.exercises()}
     assert listed == found, (f"docs/teaching.md lacks {sorted(found - listed)} and lists "
                              f"exercises that do not exist: {sorted(listed - found)}")
+
+
+def test_exercises_are_found_with_or_without_a_stated_difficulty(tmp_path):
+    nb = nbformat.v4.new_notebook(cells=[
+        nbformat.v4.new_markdown_cell("**Exercise 1.** Count the weights. Then more."),
+        nbformat.v4.new_markdown_cell("**Exercise 2 (★★).** Quantize $W$ to int8.\n\nHint."),
+        nbformat.v4.new_markdown_cell("An **Exercise** without a number is not one.")])
+    path = tmp_path / "07_demo.ipynb"
+    nbformat.write(nb, path)
+    assert classroom.exercises([path]) == [("07_demo", "Exercise 1", "Count the weights."),
+                                           ("07_demo", "Exercise 2", "Quantize $W$ to int8.")]
