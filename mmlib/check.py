@@ -203,6 +203,52 @@ def batch_accuracy(name: str, got: Any, logit_batches: Sequence[Any],
 # --- 06 training strategies ------------------------------------------------------------------
 
 
+def focal_loss(name: str, got: Any, labels: Any, logits: Any, *, gamma: float,
+               alpha: float) -> None:
+    """Pass when ``got`` holds the per-sample focal loss of Lin et al. (2017).
+
+    The reference is ``-alpha * (1 - p_t)**gamma * log(p_t)`` with ``p_t`` the softmax probability
+    of each sample's true class (``labels`` integer ``(n,)``, ``logits`` ``(n, C)``), the values of
+    ``keras.losses.CategoricalFocalCrossentropy(alpha, gamma, from_logits=True,
+    reduction=None)`` on one-hot labels. The hints name the usual slips without the values: the
+    mean instead of one value per sample, plain cross-entropy (no modulating factor), the factor
+    ``p_t**gamma`` instead of ``(1 - p_t)**gamma``, ``alpha`` forgotten.
+    """
+    _placeholder_or_none(name, got)
+    z = np.asarray(logits, dtype=float)
+    y = np.asarray(labels).reshape(-1).astype(int)
+    if z.ndim != 2 or len(z) != len(y):
+        raise ValueError(f"logits must be (n, C) and labels (n,), got shapes {z.shape} and "
+                         f"{y.shape}.")
+    z = z - z.max(axis=1, keepdims=True)
+    log_p = z - np.log(np.exp(z).sum(axis=1, keepdims=True))
+    log_pt = log_p[np.arange(len(y)), y]
+    pt = np.exp(log_pt)
+    expected = -alpha * (1.0 - pt) ** gamma * log_pt
+    value = _as_array(name, got)
+    if value.size == 1 and len(y) > 1:
+        raise ExerciseFailed(f"{name}: expected one loss per sample ({len(y)} values), got one "
+                             f"number; do not average over the samples.")
+    value = value.reshape(-1)
+    if value.shape != expected.shape:
+        raise ExerciseFailed(f"{name}: expected {len(y)} values (one per sample), got "
+                             f"{value.size}.")
+    if np.allclose(value, expected, rtol=1e-4, atol=1e-6):
+        _passed(name)
+        return
+    slips = [(-log_pt, "this is plain cross-entropy: multiply by the modulating factor "
+                       "(1 - p_t)**gamma and by alpha"),
+             (-alpha * pt ** gamma * log_pt, "the modulating factor must shrink the loss of "
+                                             "well-classified samples (p_t close to 1)"),
+             (-(1.0 - pt) ** gamma * log_pt, "the balancing weight alpha is missing")]
+    for wrong, hint in slips:
+        if np.allclose(value, wrong, rtol=1e-4, atol=1e-6):
+            raise ExerciseFailed(f"{name}: {hint}.")
+    raise ExerciseFailed(f"{name}: the values differ from the focal loss; p_t is the softmax "
+                         f"probability of each sample's true class.")
+
+
+
 # --- 07 robustness and interpretability ------------------------------------------------------
 
 

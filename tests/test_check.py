@@ -140,6 +140,44 @@ def test_batch_accuracy_rejects_malformed_batches():
 # --- 06 training strategies ------------------------------------------------------------------
 
 
+def _focal_case():
+    rng = np.random.default_rng(0)
+    return rng.integers(0, 4, 6), rng.normal(size=(6, 4)) * 2
+
+
+def test_focal_loss_check_agrees_with_keras(capsys):
+    import keras
+
+    labels, logits = _focal_case()
+    reference = keras.losses.CategoricalFocalCrossentropy(
+        alpha=0.25, gamma=2.0, from_logits=True, reduction=None)
+    values = keras.ops.convert_to_numpy(reference(np.eye(4)[labels], logits))
+    check.focal_loss("ex", values, labels, logits, gamma=2.0, alpha=0.25)
+    assert "✔ ex: passed" in capsys.readouterr().out
+
+
+@pytest.mark.parametrize("slip, message", [
+    ("mean", "one loss per sample"),
+    ("ce", "plain cross-entropy"),
+    ("pt", "shrink the loss of well-classified"),
+    ("no_alpha", "alpha is missing"),
+    ("other", "differ from the focal loss"),
+])
+def test_focal_loss_check_names_the_slip(slip, message):
+    labels, logits = _focal_case()
+    z = logits - logits.max(1, keepdims=True)
+    log_pt = (z - np.log(np.exp(z).sum(1, keepdims=True)))[np.arange(6), labels]
+    pt = np.exp(log_pt)
+    got = {"mean": float(np.mean(-0.25 * (1 - pt) ** 2 * log_pt)), "ce": -log_pt,
+           "pt": -0.25 * pt ** 2 * log_pt, "no_alpha": -(1 - pt) ** 2 * log_pt,
+           "other": -0.25 * (1 - pt) * log_pt}[slip]
+    with pytest.raises(check.ExerciseFailed, match=message):
+        check.focal_loss("ex", got, labels, logits, gamma=2.0, alpha=0.25)
+    with pytest.raises(ValueError, match="logits must be"):
+        check.focal_loss("ex", got, labels[:3], logits, gamma=2.0, alpha=0.25)
+
+
+
 # --- 07 robustness and interpretability ------------------------------------------------------
 
 

@@ -1011,3 +1011,40 @@ def test_serialization_names_are_unchanged():
     for cls in (ModalityDropout, OGMGEModel, UncertaintyWeighting, MultiTaskModel):
         assert keras.saving.get_registered_name(cls) == f"mmlib>{cls.__name__}"
         assert keras.saving.get_registered_object(f"mmlib>{cls.__name__}") is cls
+
+
+# --- added for notebook 06 ---
+def test_linear_probe_accuracy_matches_a_standardised_sklearn_logistic_regression():
+    from sklearn.pipeline import make_pipeline
+    from sklearn.preprocessing import StandardScaler
+
+    from mmlib.train import linear_probe_accuracy
+
+    (x, y), (xt, yt) = imbalanced_toy_problem(300, 200, classes=3, dims=(6, 5), seed=3)
+    encoder = keras.Sequential([keras.Input((5,)), keras.layers.Dense(4, activation="tanh")])
+    h, ht = _np(encoder(x["b"])), _np(encoder(xt["b"]))
+    reference = make_pipeline(StandardScaler(), LogisticRegression(C=0.5, max_iter=2000))
+    expected = reference.fit(h, y).score(ht, yt)
+    got = linear_probe_accuracy(encoder, x["b"], y, xt["b"], yt, C=0.5, batch_size=64)
+    assert got == pytest.approx(expected, abs=1e-12)
+    assert linear_probe_accuracy(None, h, y, ht, yt, C=0.5) == pytest.approx(expected, abs=1e-12)
+    # the easy modality's raw features carry (almost) the whole label
+    assert linear_probe_accuracy(None, x["a"], y, xt["a"], yt) > 0.95
+
+
+def test_linear_probe_accuracy_rejects_bad_arguments():
+    from mmlib.train import linear_probe_accuracy
+
+    h, y = np.random.default_rng(0).normal(size=(20, 3)), np.arange(20) % 2
+    with pytest.raises(ValueError, match="y_test must hold one label per sample \\(20\\), got 19"):
+        linear_probe_accuracy(None, h, y, h, y[:19])
+    with pytest.raises(ValueError, match="x_test must give features of the training size 3, got 2"):
+        linear_probe_accuracy(None, h, y, h[:, :2], y)
+    with pytest.raises(ValueError, match="y_train must hold at least 2 classes"):
+        linear_probe_accuracy(None, h, np.zeros(20), h, y)
+    with pytest.raises(ValueError, match="C must be"):
+        linear_probe_accuracy(None, h, y, h, y, C=0.0)
+    with pytest.raises(TypeError, match="x_train must hold numbers"):
+        linear_probe_accuracy(None, np.array([["a"]] * 20), y, h, y)
+    with pytest.raises(ValueError, match="x_train must give features \\(n, d\\)"):
+        linear_probe_accuracy(None, np.zeros(20), y, h, y)

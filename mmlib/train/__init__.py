@@ -14,6 +14,8 @@ What lives here, and the paper each piece implements:
 * :func:`multitask_heads`, :class:`UncertaintyWeighting`, :class:`MultiTaskModel` -- multi-task
   heads with fixed or homoscedastic-uncertainty loss weights (Kendall, Gal, Cipolla, "Multi-Task
   Learning Using Uncertainty to Weigh Losses for Scene Geometry and Semantics", CVPR 2018).
+* :func:`linear_probe_accuracy` -- a linear probe on a frozen encoder's features, to measure how
+  much of the label each modality's encoder learned (modality imbalance).
 * :func:`build_fusion_model` -- assemble encoders + (optional ModalityDropout) + fusion + heads
   into one Keras model from a short spec, so that notebooks stay short.
 
@@ -27,6 +29,7 @@ File layout (import everything from ``mmlib.train``; the submodules are an imple
                       :func:`estimate_blending_weights`, :func:`compile_blended`
 ``multitask``         :func:`multitask_heads`, :func:`default_task_loss`,
                       :class:`UncertaintyWeighting`, :class:`MultiTaskModel`
+``probes``            :func:`linear_probe_accuracy`
 ``builder``           :func:`build_fusion_model` and the resolvers of its encoder / fusion specs
 ``_shared``           private helpers used by several of the files above (batch-size checks)
 ====================  ============================================================================
@@ -67,6 +70,7 @@ from mmlib.train.ogm_ge import (
     imbalanced_toy_problem,
     ogm_ge_coefficients,
 )
+from mmlib.train.probes import linear_probe_accuracy
 
 __all__ = [
     "ModalityDropout",
@@ -83,4 +87,5 @@ __all__ = [
     "UncertaintyWeighting",
     "MultiTaskModel",
     "build_fusion_model",
+    "linear_probe_accuracy",
 ]

@@ -8,8 +8,8 @@ browser), so everything a widget shows can also be computed without it.
 
 Files: ``_base`` (the shared machinery), then one per notebook, in course order: ``welcome`` (00),
 ``data`` (01), ``preprocessing`` (02), ``features`` (03), ``alignment`` (04), ``fusion`` (05),
-``robustness`` (07), ``deployment`` (08), ``medical`` (09), ``driving`` (10), ``security`` (11),
-``outlook`` (12).
+``training`` (06), ``robustness`` (07), ``deployment`` (08), ``medical`` (09), ``driving`` (10),
+``security`` (11), ``outlook`` (12).
 Everything public is re-exported here, so notebooks call ``mmlib.widgets.<name>``.
 """
 
@@ -103,6 +103,13 @@ from mmlib.widgets.security import (
     alert_tradeoff_explorer,
     rate_label,
 )
+from mmlib.widgets.training import (
+    CURVE_COLUMNS,
+    PROBE_COLUMNS,
+    imbalance_explorer,
+    imbalance_figure,
+    probe_summary,
+)
 from mmlib.widgets.welcome import (
     course_map,
     lesson_html,
@@ -116,12 +123,14 @@ __all__ = [
     "embedding_figure", "embedding_explorer", "RETRIEVAL_TOP_K", "top_k_matches",
     "attention_word_maps", "caption_query_figure", "caption_explorer", "FUSION_FAMILIES",
     "NOISE_GRID_COLUMNS", "noise_levels", "snr_label", "fusion_noise_figure",
-    "fusion_noise_explorer", "SWEEP_COLUMNS", "sweep_levels", "corruption_figure",
-    "corruption_explorer", "PRECISION_COLUMNS", "precision_options", "precision_figure",
-    "precision_explorer", "THRESHOLD_STEPS", "threshold_metrics", "roc_points",
-    "threshold_figure", "threshold_explorer", "DRIVE_SENSORS", "DRIVE_FAILURES", "scene_answers",
-    "condition_scenes", "driving_scene_figure", "driving_scene_explorer", "ALERT_CLIPS_PER_HOUR",
-    "ALERT_EVENT_RATES", "ALERT_KEYS", "alert_tradeoff", "alert_curve", "rate_label",
-    "alert_figure", "alert_tradeoff_explorer", "ZERO_SHOT_TASK_KEYS", "zero_shot_predict",
-    "zero_shot_accuracy", "zero_shot_table", "zero_shot_figure", "zero_shot_explorer",
+    "fusion_noise_explorer", "PROBE_COLUMNS", "CURVE_COLUMNS", "probe_summary",
+    "imbalance_figure", "imbalance_explorer", "SWEEP_COLUMNS", "sweep_levels",
+    "corruption_figure", "corruption_explorer", "PRECISION_COLUMNS", "precision_options",
+    "precision_figure", "precision_explorer", "THRESHOLD_STEPS", "threshold_metrics",
+    "roc_points", "threshold_figure", "threshold_explorer", "DRIVE_SENSORS", "DRIVE_FAILURES",
+    "scene_answers", "condition_scenes", "driving_scene_figure", "driving_scene_explorer",
+    "ALERT_CLIPS_PER_HOUR", "ALERT_EVENT_RATES", "ALERT_KEYS", "alert_tradeoff", "alert_curve",
+    "rate_label", "alert_figure", "alert_tradeoff_explorer", "ZERO_SHOT_TASK_KEYS",
+    "zero_shot_predict", "zero_shot_accuracy", "zero_shot_table", "zero_shot_figure",
+    "zero_shot_explorer",
 ]
