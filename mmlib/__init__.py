@@ -74,14 +74,21 @@ def setup_notebook(seed: int = 42, *, deterministic: bool = True, mixed_precisio
     return _setup(seed, deterministic=deterministic, mixed_precision=mixed_precision, quiet=quiet)
 
 
+_CONTRACT = frozenset({"KINDS", "MASK_INPUT", "mask_columns", "derive_seed"})
+"""The public names of the contract above (defined in ``mmlib._common``): ``mmlib.MASK_INPUT``,
+``mmlib.mask_columns(names)``, ``mmlib.derive_seed(seed, *keys)``, ``mmlib.KINDS``."""
+
+
 def __getattr__(name: str):
     if name in _SUBMODULES:
         return importlib.import_module(f"mmlib.{name}")
+    if name in _CONTRACT:
+        return getattr(importlib.import_module("mmlib._common"), name)
     raise AttributeError(f"module 'mmlib' has no attribute {name!r}")
 
 
 def __dir__() -> list[str]:
-    return sorted([*globals(), *_SUBMODULES])
+    return sorted([*globals(), *_SUBMODULES, *_CONTRACT])
 
 
-__all__ = ["__version__", "setup_notebook", *sorted(_SUBMODULES)]
+__all__ = ["__version__", "setup_notebook", *sorted(_SUBMODULES), *sorted(_CONTRACT)]

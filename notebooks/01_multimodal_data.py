@@ -308,7 +308,7 @@ mmlib.check.close("Exercise 2 (within one frame of the true offset)", lag_second
 # `scan, ehr, note, genes`; its mask columns are `ehr, genes, note, scan`, by this function:
 
 # %%
-from mmlib._common import mask_columns
+from mmlib import mask_columns
 
 mmlib.course.show_source(mask_columns)
 

@@ -39,8 +39,7 @@ import tensorflow as tf
 from sklearn.metrics import balanced_accuracy_score, f1_score, recall_score
 from sklearn.utils.class_weight import compute_class_weight
 
-from mmlib import data, encoders, train
-from mmlib._common import derive_seed
+from mmlib import data, derive_seed, encoders, train
 from mmlib.preprocess.signal import log_mel_spectrogram
 
 tf.get_logger().setLevel("ERROR")  # many small models on purpose: no retracing warnings

@@ -45,8 +45,7 @@ from sklearn.metrics import confusion_matrix
 from sklearn.preprocessing import StandardScaler
 from threadpoolctl import threadpool_limits
 
-from mmlib import data, explain, fusion, train
-from mmlib._common import MASK_INPUT
+from mmlib import MASK_INPUT, data, explain, fusion, train
 from mmlib.preprocess.tabular import TabularPreprocessor
 
 tf.get_logger().setLevel("ERROR")  # two models and a few explanation graphs: no retracing notes

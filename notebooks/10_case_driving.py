@@ -274,7 +274,7 @@ def features(x: dict) -> dict:
 
 F = {name: features(x) for name, x in X.items()}
 TASKS = {"object": 4, "distance": ("regression", 1)}
-MASK = mmlib._common.MASK_INPUT  # "modality_mask"
+MASK = mmlib.MASK_INPUT  # "modality_mask"
 
 
 def with_mask(feats: dict, present=(1, 1, 1)) -> dict:

@@ -124,3 +124,16 @@ def test_bad_seed_is_named(bad):
 def test_unknown_attribute_is_an_attribute_error():
     with pytest.raises(AttributeError, match="no attribute 'nope'"):
         _ = mmlib.nope
+
+
+def test_the_contract_names_are_public_on_the_package():
+    import mmlib
+    from mmlib import MASK_INPUT, _common, mask_columns
+
+    assert MASK_INPUT == _common.MASK_INPUT == "modality_mask"
+    assert mask_columns(["image", "audio"]) == ["audio", "image"]
+    assert mmlib.derive_seed(0, "encoder", 1) == _common.derive_seed(0, "encoder", 1)
+    assert mmlib.KINDS is _common.KINDS
+    assert {"MASK_INPUT", "mask_columns", "derive_seed", "KINDS"} <= set(dir(mmlib))
+    with pytest.raises(AttributeError, match="no attribute 'MASK'"):
+        mmlib.MASK  # noqa: B018
