@@ -820,6 +820,19 @@ def test_multitask_model_fixed_weights_and_errors():
     assert abs(result["loss"] - expected) < 1e-4
     assert all(np.any(w.numpy() != b) for w, b in zip(model.trainable_weights, before,
                                                       strict=True))
+    # new weights on the compiled model: the same traced step computes the new sum
+    traced = model.train_function
+    model.set_loss_weights({"cls": 1.5, "reg": 0.0})
+    pred = _np(model(x)["cls"]), _np(model(x)["reg"])
+    result = model.train_on_batch(x, y, return_dict=True)
+    assert abs(result["loss"] - 1.5 * _np_ce(pred[0], y["cls"])) < 1e-4
+    assert model.train_function is traced and model.fixed_weights == {"cls": 1.5, "reg": 0.0}
+    assert model.get_config()["loss_weights"] == {"cls": 1.5, "reg": 0.0}
+    with pytest.raises(ValueError, match=r"loss_weights must have one entry per task \['cls', "
+                                         r"'reg'\], got \['cls'\]"):
+        model.set_loss_weights({"cls": 1.0})
+    with pytest.raises(ValueError, match="loss_weights\\['reg'\\]"):
+        model.set_loss_weights({"cls": 1.0, "reg": -1.0})
     with pytest.raises(ValueError, match="loss_weights must have one entry per task"):
         MultiTaskModel(body, tasks, loss_weights={"cls": 1.0})
     with pytest.raises(ValueError, match="weighting must be one of"):

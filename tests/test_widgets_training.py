@@ -76,3 +76,39 @@ def test_imbalance_explorer_snapshots_the_baseline_and_redraws():
     assert menu.value == "joint" and list(menu.options) == ["joint", "OGM-GE"]
     menu.value = "OGM-GE"  # redraws without error
     plt.close("all")
+
+
+def _sweep():
+    return pd.DataFrame({"risk_weight": [0.1, 1.0, 10.0], "diagnosis accuracy": [0.96, 0.95, 0.9],
+                         "risk RMSE": [0.2, 0.15, 0.11]})
+
+
+def test_loss_weight_figure_marks_the_chosen_weight_and_its_values():
+    fig = widgets.loss_weight_figure(_sweep(), 10.0)
+    titles = [ax.get_title() for ax in fig.axes]
+    assert titles == ["Diagnosis accuracy (higher is better): 0.900",
+                      "Risk RMSE (lower is better): 0.110"]
+    assert all(ax.get_xscale() == "log" for ax in fig.axes)
+    np.testing.assert_allclose(fig.axes[0].lines[0].get_xdata(), [0.1, 1.0, 10.0])
+    plt.close(fig)
+    with pytest.raises(ValueError, match=r"risk_weight must be one of the swept weights "
+                                         r"\[0.1, 1.0, 10.0\], got 3"):
+        widgets.loss_weight_figure(_sweep(), 3)
+    with pytest.raises(ValueError, match=r"sweep must be a non-empty table with columns"):
+        widgets.loss_weight_figure(_sweep().drop(columns="risk RMSE"), 1.0)
+
+
+def test_loss_weight_explorer_starts_at_weight_one_and_redraws_on_change(monkeypatch):
+    drawn = []
+    real = widgets.training.loss_weight_figure
+    monkeypatch.setattr(widgets.training, "loss_weight_figure",
+                        lambda sweep, w: drawn.append(w) or real(sweep, w))
+    view = widgets.loss_weight_explorer(_sweep())
+    assert "base64" in view._repr_mimebundle_()["text/html"]
+    (slider,) = view.widget.children[0].children
+    assert slider.value == 1.0 and drawn == [1.0]  # the static view shows w2 = 1
+    slider.value = 10.0
+    assert drawn == [1.0, 10.0]
+    plt.close("all")
+    with pytest.raises(TypeError, match="sweep must be a pandas DataFrame"):
+        widgets.loss_weight_explorer([1, 2])

@@ -242,6 +242,12 @@ class MultiTaskModel(keras.Model):
                              f"{list(weights)}.")
         self.fixed_weights = {t: check_float(f"loss_weights[{t!r}]", weights[t], minimum=0.0)
                               for t in self.task_names}
+        # the fixed weights live in a variable, so a compiled model can change them without
+        # tracing its train step again (set_loss_weights)
+        self.loss_weight_values = self.add_weight(
+            shape=(len(self.task_names),), name="loss_weights", trainable=False,
+            initializer=keras.initializers.Constant([self.fixed_weights[t]
+                                                     for t in self.task_names]))
         self.task_losses = {t: keras.losses.get(losses[t]) if losses and t in losses
                             else default_task_loss(kinds[t]) for t in self.task_names}
         self._custom_losses = None if losses is None else {
@@ -282,8 +288,19 @@ class MultiTaskModel(keras.Model):
         """Total loss from the per-task losses (fixed weights or uncertainty weighting)."""
         if self.uncertainty is not None:
             return self.uncertainty(task_losses)
-        return sum(self.fixed_weights[t] * ops.cast(task_losses[t], "float32")
-                   for t in self.task_names)
+        return sum(self.loss_weight_values[i] * ops.cast(task_losses[t], "float32")
+                   for i, t in enumerate(self.task_names))
+
+    def set_loss_weights(self, loss_weights: Mapping[str, float]) -> None:
+        """Change the fixed weights ``w_i`` (one per task); a compiled model keeps its traced
+        train step, so sweeping the weights costs no new tracing."""
+        if not isinstance(loss_weights, Mapping) or set(loss_weights) != set(self.task_names):
+            got = list(loss_weights) if isinstance(loss_weights, Mapping) else loss_weights
+            raise ValueError(f"loss_weights must have one entry per task {self.task_names}, got "
+                             f"{got!r}.")
+        self.fixed_weights = {t: check_float(f"loss_weights[{t!r}]", loss_weights[t],
+                                             minimum=0.0) for t in self.task_names}
+        self.loss_weight_values.assign([self.fixed_weights[t] for t in self.task_names])
 
     def compute_loss(self, x: Any = None, y: Any = None, y_pred: Any = None,
                      sample_weight: Any = None, training: bool = True) -> Any:

@@ -105,9 +105,12 @@ from mmlib.widgets.security import (
 )
 from mmlib.widgets.training import (
     CURVE_COLUMNS,
+    LOSS_WEIGHT_COLUMNS,
     PROBE_COLUMNS,
     imbalance_explorer,
     imbalance_figure,
+    loss_weight_explorer,
+    loss_weight_figure,
     probe_summary,
 )
 from mmlib.widgets.welcome import (
@@ -124,13 +127,13 @@ __all__ = [
     "attention_word_maps", "caption_query_figure", "caption_explorer", "FUSION_FAMILIES",
     "NOISE_GRID_COLUMNS", "noise_levels", "snr_label", "fusion_noise_figure",
     "fusion_noise_explorer", "PROBE_COLUMNS", "CURVE_COLUMNS", "probe_summary",
-    "imbalance_figure", "imbalance_explorer", "SWEEP_COLUMNS", "sweep_levels",
-    "corruption_figure", "corruption_explorer", "PRECISION_COLUMNS", "precision_options",
-    "precision_figure", "precision_explorer", "THRESHOLD_STEPS", "threshold_metrics",
-    "roc_points", "threshold_figure", "threshold_explorer", "DRIVE_SENSORS", "DRIVE_FAILURES",
-    "scene_answers", "condition_scenes", "driving_scene_figure", "driving_scene_explorer",
-    "ALERT_CLIPS_PER_HOUR", "ALERT_EVENT_RATES", "ALERT_KEYS", "alert_tradeoff", "alert_curve",
-    "rate_label", "alert_figure", "alert_tradeoff_explorer", "ZERO_SHOT_TASK_KEYS",
-    "zero_shot_predict", "zero_shot_accuracy", "zero_shot_table", "zero_shot_figure",
-    "zero_shot_explorer",
+    "imbalance_figure", "imbalance_explorer", "LOSS_WEIGHT_COLUMNS", "loss_weight_figure",
+    "loss_weight_explorer", "SWEEP_COLUMNS", "sweep_levels", "corruption_figure",
+    "corruption_explorer", "PRECISION_COLUMNS", "precision_options", "precision_figure",
+    "precision_explorer", "THRESHOLD_STEPS", "threshold_metrics", "roc_points",
+    "threshold_figure", "threshold_explorer", "DRIVE_SENSORS", "DRIVE_FAILURES", "scene_answers",
+    "condition_scenes", "driving_scene_figure", "driving_scene_explorer", "ALERT_CLIPS_PER_HOUR",
+    "ALERT_EVENT_RATES", "ALERT_KEYS", "alert_tradeoff", "alert_curve", "rate_label",
+    "alert_figure", "alert_tradeoff_explorer", "ZERO_SHOT_TASK_KEYS", "zero_shot_predict",
+    "zero_shot_accuracy", "zero_shot_table", "zero_shot_figure", "zero_shot_explorer",
 ]

@@ -1,4 +1,4 @@
-"""Widgets of notebook 06 (training strategies): modality imbalance, method by method."""
+"""Widgets of notebook 06 (training strategies): the loss-weight slider and modality imbalance."""
 
 from __future__ import annotations
 
@@ -124,3 +124,55 @@ def imbalance_explorer(results: Any, curves: Any) -> WithStaticView:
 
     return interactive_figure({"method": menu}, draw,
                               "Fused accuracy and per-modality probes of each training method")
+
+
+LOSS_WEIGHT_COLUMNS = ("risk_weight", "diagnosis accuracy", "risk RMSE")
+"""Columns of the loss-weight sweep behind :func:`loss_weight_explorer`: one row per fixed weight
+``w_2`` of the risk loss (the diagnosis loss keeps ``w_1 = 1``) with both tasks' validation
+metrics."""
+
+
+def loss_weight_figure(sweep: Any, risk_weight: float) -> Figure:
+    """Both tasks' validation metrics against the risk weight ``w_2`` (log axis), the chosen
+    ``risk_weight`` marked and its two values in the titles."""
+    import matplotlib.pyplot as plt
+    import numpy as np
+
+    sweep = _check_table("sweep", sweep, LOSS_WEIGHT_COLUMNS, ["diagnosis accuracy"])
+    weights = sweep["risk_weight"].to_numpy(dtype=float)
+    if not np.any(np.isclose(weights, risk_weight)):
+        raise ValueError(f"risk_weight must be one of the swept weights "
+                         f"{sorted(weights.tolist())}, got {risk_weight!r}.")
+    sweep = sweep.sort_values("risk_weight")
+    row = sweep[np.isclose(sweep["risk_weight"], risk_weight)].iloc[0]
+    fig, axes = plt.subplots(1, 2, figsize=(9, 3.2))
+    for ax, col, better, colour in ((axes[0], "diagnosis accuracy", "higher", "#0173b2"),
+                                    (axes[1], "risk RMSE", "lower", "#de8f05")):
+        ax.plot(sweep["risk_weight"], sweep[col], "o-", color=colour)
+        ax.axvline(risk_weight, color="grey", linestyle="--", linewidth=1)
+        ax.plot([risk_weight], [row[col]], "o", color="black", markersize=8)
+        ax.set_xscale("log")
+        ax.set_xlabel("risk loss weight $w_2$ (diagnosis weight $w_1 = 1$)")
+        ax.set_ylabel(f"validation {col}")
+        ax.set_title(f"{col[0].upper()}{col[1:]} ({better} is better): {row[col]:.3f}")
+    fig.tight_layout()
+    return fig
+
+
+def loss_weight_explorer(sweep: Any) -> WithStaticView:
+    """A slider over the swept risk weights; the figure is :func:`loss_weight_figure`. Nothing
+    is trained while dragging. The static view shows the weight 1 (or the smallest swept)."""
+    import ipywidgets as w
+    import numpy as np
+
+    sweep = _check_table("sweep", sweep, LOSS_WEIGHT_COLUMNS, ["diagnosis accuracy"])
+    weights = sorted(float(v) for v in sweep["risk_weight"])
+    start = next((v for v in weights if np.isclose(v, 1.0)), weights[0])
+    slider = w.SelectionSlider(options=[(f"{v:g}", v) for v in weights], value=start,
+                               description="w₂ (risk)", layout=w.Layout(width="360px"))
+
+    def draw(risk_weight: float) -> Figure:
+        return loss_weight_figure(sweep, risk_weight)
+
+    return interactive_figure({"risk_weight": slider}, draw,
+                              "Both tasks' validation metrics as the risk loss weight changes")
