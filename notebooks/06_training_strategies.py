@@ -18,8 +18,8 @@
 # **Prerequisites.** Notebooks 03 (encoders) and 05 (fusion); Keras `compile` / `fit`,
 # cross-entropy, softmax.
 #
-# **Estimated CPU time.** About 2.5 minutes (measured on a 2-core CPU: 154 s of CPU time, 165 s
-# wall) — some 40 small models are trained from scratch on precomputed inputs; no GPU, no
+# **Estimated CPU time.** About 2.7 minutes (measured on an idle 2-core CPU: 166 s of CPU time,
+# 158 s wall) — some 45 small models are trained from scratch on precomputed inputs; no GPU, no
 # internet needed.
 
 # %% [markdown] slideshow={"slide_type": "slide"}
