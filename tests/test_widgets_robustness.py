@@ -48,7 +48,7 @@ def test_corruption_figure_rejects_bad_arguments():
         widgets.corruption_figure(sweep.to_dict(), examples, "image: noise", 0.5)
     with pytest.raises(ValueError, match="lacking \\['value'\\]"):
         widgets.corruption_figure(sweep.drop(columns="value"), examples, "image: noise", 0.5)
-    with pytest.raises(ValueError, match="accuracies in \\[0, 1\\]"):
+    with pytest.raises(ValueError, match="fractions in \\[0, 1\\]"):
         widgets.corruption_figure(sweep.assign(value=90.0), examples, "image: noise", 0.5)
     with pytest.raises(ValueError, match="corruption must be one of .* got 'blur'"):
         widgets.corruption_figure(sweep, examples, "blur", 0.5)

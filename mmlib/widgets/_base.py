@@ -10,7 +10,7 @@ from __future__ import annotations
 import base64
 import html
 import io
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
@@ -112,3 +112,26 @@ def interactive_figure(controls: Mapping[str, ipywidgets.ValueWidget],
     snapshot = figure_html(draw(**values()))
     box = w.VBox([w.HBox(list(controls.values())), out])
     return WithStaticView(box, snapshot, title)
+
+
+def check_table(name: str, table: Any, columns: Sequence[str], fractions: Sequence[str] = ()
+                ) -> Any:
+    """``table`` if it is a non-empty pandas DataFrame with ``columns`` whose ``fractions``
+    columns hold values in [0, 1]; otherwise a ``TypeError`` / ``ValueError`` naming ``name``,
+    what was given and what was expected (the precomputed tables behind the widgets)."""
+    import numpy as np
+    import pandas as pd
+
+    if not isinstance(table, pd.DataFrame):
+        raise TypeError(f"{name} must be a pandas DataFrame with columns {list(columns)}, got "
+                        f"{type(table).__name__}.")
+    missing = [c for c in columns if c not in table.columns]
+    if missing or table.empty:
+        raise ValueError(f"{name} must be a non-empty table with columns {list(columns)}, got "
+                         f"{len(table)} row(s) lacking {missing}.")
+    for col in fractions:
+        values = table[col].to_numpy(dtype=float)
+        if not np.all((values >= 0) & (values <= 1)):
+            raise ValueError(f"{name}[{col!r}] must hold fractions in [0, 1], got values from "
+                             f"{np.nanmin(values):.3g} to {np.nanmax(values):.3g}.")
+    return table

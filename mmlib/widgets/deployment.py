@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
-from mmlib.widgets._base import WithStaticView, interactive_figure
+from mmlib.widgets._base import WithStaticView, check_table, interactive_figure
 
 if TYPE_CHECKING:
     from matplotlib.figure import Figure
@@ -20,19 +20,8 @@ _HIGHLIGHT, _OTHER = "#0173b2", "#c8c8c8"
 
 def _check_table(table: Any) -> Any:
     import numpy as np
-    import pandas as pd
 
-    if not isinstance(table, pd.DataFrame):
-        raise TypeError(f"table must be a pandas DataFrame with columns {list(PRECISION_COLUMNS)}, "
-                        f"got {type(table).__name__}.")
-    missing = [c for c in PRECISION_COLUMNS if c not in table.columns]
-    if missing or table.empty:
-        raise ValueError(f"table must be a non-empty table with columns {list(PRECISION_COLUMNS)}, "
-                         f"got {len(table)} row(s) lacking {missing}.")
-    acc = table["accuracy"].to_numpy(dtype=float)
-    if not np.all((acc >= 0) & (acc <= 1)):
-        raise ValueError("table['accuracy'] must hold fractions in [0, 1], got values from "
-                         f"{np.nanmin(acc):.3g} to {np.nanmax(acc):.3g}.")
+    table = check_table("table", table, PRECISION_COLUMNS, ["accuracy"])
     for col in ("size_kb", "latency_ms"):
         values = table[col].to_numpy(dtype=float)
         if not np.all(values > 0):

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
-from mmlib.widgets._base import WithStaticView, interactive_figure
+from mmlib.widgets._base import WithStaticView, check_table, interactive_figure
 
 if TYPE_CHECKING:
     from matplotlib.figure import Figure
@@ -20,23 +20,11 @@ noise setting; ``audio_snr`` is ``inf`` when no noise is added to the audio)."""
 
 
 def _check_noise_grid(grid: Any) -> Any:
-    import numpy as np
-    import pandas as pd
 
-    if not isinstance(grid, pd.DataFrame):
-        raise TypeError(f"grid must be a pandas DataFrame with columns "
-                        f"{list(NOISE_GRID_COLUMNS)}, got {type(grid).__name__}.")
-    missing = [c for c in NOISE_GRID_COLUMNS if c not in grid.columns]
-    if missing or grid.empty:
-        raise ValueError(f"grid must be a non-empty table with columns {list(NOISE_GRID_COLUMNS)}, "
-                         f"got {len(grid)} row(s) lacking {missing}.")
+    grid = check_table("grid", grid, NOISE_GRID_COLUMNS, ["accuracy"])
     families = sorted(set(grid["family"]) - set(FUSION_FAMILIES))
     if families:
         raise ValueError(f"grid['family'] must hold only {list(FUSION_FAMILIES)}, got {families}.")
-    acc = grid["accuracy"].to_numpy(dtype=float)
-    if not np.all((acc >= 0) & (acc <= 1)):
-        raise ValueError("grid['accuracy'] must hold fractions in [0, 1], got values from "
-                         f"{np.nanmin(acc):.3g} to {np.nanmax(acc):.3g}.")
     return grid
 
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any
 
-from mmlib.widgets._base import WithStaticView, interactive_figure
+from mmlib.widgets._base import WithStaticView, check_table, interactive_figure
 
 if TYPE_CHECKING:
     from matplotlib.figure import Figure
@@ -17,21 +17,7 @@ corruption and severity; ``value`` is the accuracy, as in :func:`mmlib.robust.ro
 
 
 def _check_sweep(sweep: Any) -> Any:
-    import numpy as np
-    import pandas as pd
-
-    if not isinstance(sweep, pd.DataFrame):
-        raise TypeError(f"sweep must be a pandas DataFrame with columns {list(SWEEP_COLUMNS)}, "
-                        f"got {type(sweep).__name__}.")
-    missing = [c for c in SWEEP_COLUMNS if c not in sweep.columns]
-    if missing or sweep.empty:
-        raise ValueError(f"sweep must be a non-empty table with columns {list(SWEEP_COLUMNS)}, "
-                         f"got {len(sweep)} row(s) lacking {missing}.")
-    values = sweep["value"].to_numpy(dtype=float)
-    if not np.all((values >= 0) & (values <= 1)):
-        raise ValueError("sweep['value'] must hold accuracies in [0, 1], got values from "
-                         f"{np.nanmin(values):.3g} to {np.nanmax(values):.3g}.")
-    return sweep
+    return check_table("sweep", sweep, SWEEP_COLUMNS, ["value"])
 
 
 def sweep_levels(sweep: Any) -> tuple[list[str], list[float]]:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
-from mmlib.widgets._base import WithStaticView, interactive_figure
+from mmlib.widgets._base import WithStaticView, check_table, interactive_figure
 
 if TYPE_CHECKING:
     from matplotlib.figure import Figure
@@ -17,25 +17,6 @@ CURVE_COLUMNS = ("method", "seed", "epoch", "val_accuracy")
 """Columns of the learning-curve table: validation accuracy of the fused output per epoch."""
 
 
-def _check_table(name: str, table: Any, columns: tuple[str, ...], fractions: list[str]) -> Any:
-    import numpy as np
-    import pandas as pd
-
-    if not isinstance(table, pd.DataFrame):
-        raise TypeError(f"{name} must be a pandas DataFrame with columns {list(columns)}, got "
-                        f"{type(table).__name__}.")
-    missing = [c for c in columns if c not in table.columns]
-    if missing or table.empty:
-        raise ValueError(f"{name} must be a non-empty table with columns {list(columns)}, got "
-                         f"{len(table)} row(s) lacking {missing}.")
-    for col in fractions:
-        values = table[col].to_numpy(dtype=float)
-        if not np.all((values >= 0) & (values <= 1)):
-            raise ValueError(f"{name}[{col!r}] must hold fractions in [0, 1], got values from "
-                             f"{np.nanmin(values):.3g} to {np.nanmax(values):.3g}.")
-    return table
-
-
 def probe_summary(results: Any) -> Any:
     """Mean and standard deviation over seeds of every column of :data:`PROBE_COLUMNS`.
 
@@ -43,7 +24,7 @@ def probe_summary(results: Any) -> Any:
     ``fused``, ``image``, ``audio`` (means) and ``fused_std``, ``image_std``, ``audio_std``
     (sample standard deviations over the seeds; 0 for a single seed).
     """
-    results = _check_table("results", results, PROBE_COLUMNS, ["fused", "image", "audio"])
+    results = check_table("results", results, PROBE_COLUMNS, ["fused", "image", "audio"])
     order = list(dict.fromkeys(results["method"]))
     cols = ["fused", "image", "audio"]
     grouped = results.groupby("method", sort=False)[cols]
@@ -72,7 +53,7 @@ def imbalance_figure(results: Any, curves: Any, method: str) -> Figure:
     import numpy as np
 
     summary = probe_summary(results)
-    curves = _check_table("curves", curves, CURVE_COLUMNS, ["val_accuracy"])
+    curves = check_table("curves", curves, CURVE_COLUMNS, ["val_accuracy"])
     methods = list(summary.index)
     if not isinstance(method, str) or method not in methods:
         raise ValueError(f"method must be one of {methods}, got {method!r}.")
@@ -138,7 +119,7 @@ def loss_weight_figure(sweep: Any, risk_weight: float) -> Figure:
     import matplotlib.pyplot as plt
     import numpy as np
 
-    sweep = _check_table("sweep", sweep, LOSS_WEIGHT_COLUMNS, ["diagnosis accuracy"])
+    sweep = check_table("sweep", sweep, LOSS_WEIGHT_COLUMNS, ["diagnosis accuracy"])
     weights = sweep["risk_weight"].to_numpy(dtype=float)
     if not np.any(np.isclose(weights, risk_weight)):
         raise ValueError(f"risk_weight must be one of the swept weights "
@@ -165,7 +146,7 @@ def loss_weight_explorer(sweep: Any) -> WithStaticView:
     import ipywidgets as w
     import numpy as np
 
-    sweep = _check_table("sweep", sweep, LOSS_WEIGHT_COLUMNS, ["diagnosis accuracy"])
+    sweep = check_table("sweep", sweep, LOSS_WEIGHT_COLUMNS, ["diagnosis accuracy"])
     weights = sorted(float(v) for v in sweep["risk_weight"])
     start = next((v for v in weights if np.isclose(v, 1.0)), weights[0])
     slider = w.SelectionSlider(options=[(f"{v:g}", v) for v in weights], value=start,
