@@ -263,12 +263,14 @@ for ax, (mod, _, corr) in zip(axes, CORRUPTIONS, strict=True):
         curve = part[part["method"] == name]
         ax.plot(curve["severity"], curve["value"], marker="o", label=name)
     other = "audio only" if mod == "image" else "image only"
-    ax.axhline(clean[other], color="black", ls="--", lw=1, label=f"{other} (clean)")
+    ax.axhline(clean[other], color="black", ls="--", lw=1)
+    ax.text(0.0, 0.03, f"dashed: {other} (clean)", ha="left", va="bottom", fontsize="small")
     ax.set(title=f"{mod}: {corr.replace('_', ' ')}", xlabel="severity s", ylim=(0, 1))
 axes[0].set_ylabel("test accuracy")
-axes[-1].legend(loc="lower left", fontsize="small")
+handles, labels = axes[0].get_legend_handles_labels()
+fig.legend(handles, labels, loc="lower center", ncol=len(labels), fontsize="small")
 fig.suptitle("Accuracy as one modality is corrupted (the other stays clean)")
-fig.tight_layout()
+fig.tight_layout(rect=(0, 0.08, 1, 1))
 
 # %% [markdown]
 # **The table.** Relative robustness (area under each curve) and effective robustness against

@@ -429,7 +429,7 @@ mmlib.check.close("Exercise 1", ece(p_raw, y_test),
 # %%
 ece_raw = explain.expected_calibration_error(p_raw, y_test)
 ece_cal = explain.expected_calibration_error(p_cal, y_test)
-fig, ax = plt.subplots(figsize=(5.2, 4.4))
+fig, ax = plt.subplots(figsize=(7.6, 4.4))
 for name, p, marker in (("before", p_raw, "o"), ("after temperature scaling", p_cal, "s")):
     bins = explain.reliability_diagram_data(p, y_test, n_bins=15).dropna()
     ece_now = explain.expected_calibration_error(p, y_test)
@@ -441,7 +441,7 @@ ax.plot([0, 1], [0, 1], color="grey", linestyle=":", label="perfect calibration"
 ax.set(xlabel="mean confidence in the bin", ylabel="accuracy in the bin", xlim=(0.3, 1.02),
        ylim=(0.3, 1.02), title="Reliability diagram, test patients\n(15 bins; marker area "
        "grows with the patients in the bin)")
-ax.legend(loc="lower right", fontsize="small")
+ax.legend(loc="upper left", bbox_to_anchor=(1.02, 1.0), fontsize="small")
 fig.tight_layout()
 
 # %% tags=["nbval-check-output"]
