@@ -408,24 +408,6 @@ temperature = explain.TemperatureScaling().fit(val_logits, y_val)
 p_raw, p_cal = softmax(test_logits, axis=1), temperature.predict_proba(test_logits)
 p_val = temperature.predict_proba(val_logits)
 
-# %% [markdown]
-# **Exercise 1.** Write `ece(probs, labels, n_bins=15)`: the expected calibration error of
-# class probabilities `probs` `(n, K)` for integer `labels`, with equal-width bins closed on the
-# right (a confidence of exactly 0.2 belongs to the bin (0.13, 0.2]). The check compares it with
-# `explain.expected_calibration_error` on the uncalibrated test probabilities.
-
-# %% tags=["solution"]
-def ece(probs: np.ndarray, labels: np.ndarray, n_bins: int = 15) -> float:
-    confidence, correct = probs.max(axis=1), probs.argmax(axis=1) == labels
-    bins = np.clip(np.ceil(confidence * n_bins).astype(int) - 1, 0, n_bins - 1)
-    return float(sum(np.mean(bins == b) * abs(correct[bins == b].mean()
-                                              - confidence[bins == b].mean())
-                     for b in range(n_bins) if np.any(bins == b)))
-
-# %%
-mmlib.check.close("Exercise 1", ece(p_raw, y_test),
-                  explain.expected_calibration_error(p_raw, y_test), atol=1e-9)
-
 # %%
 ece_raw = explain.expected_calibration_error(p_raw, y_test)
 ece_cal = explain.expected_calibration_error(p_cal, y_test)
@@ -483,7 +465,7 @@ assert np.array_equal(p_cal.argmax(1), p_raw.argmax(1))
 # test patients.
 
 # %% [markdown]
-# **Exercise 2.** Write `sensitivity_specificity(scores, positives, threshold)`: the pair
+# **Exercise 1.** Write `sensitivity_specificity(scores, positives, threshold)`: the pair
 # (sensitivity, specificity) of the rule `score >= threshold` for scores `(n,)` and boolean
 # truth `positives` `(n,)`. The check runs it on the first-visit test scores at $t = 0.5$.
 
@@ -500,7 +482,7 @@ visit_temperature = explain.TemperatureScaling().fit(visit_val, y_val)
 p_visit_val, p_visit_test = (visit_temperature.predict_proba(z) for z in (visit_val, visit_test))
 score_val, score_test = p_visit_val[:, MALIGNANT], p_visit_test[:, MALIGNANT]
 mmlib.check.sensitivity_specificity(
-    "Exercise 2", sensitivity_specificity(score_test, y_test == MALIGNANT, 0.5), score_test,
+    "Exercise 1", sensitivity_specificity(score_test, y_test == MALIGNANT, 0.5), score_test,
     y_test == MALIGNANT, 0.5)
 
 # %%
@@ -548,7 +530,7 @@ mmlib.widgets.threshold_explorer(score_test, y_test == MALIGNANT, threshold,
                                  positive_name="malignant")
 
 # %% [markdown]
-# **Exercise 3.** An anti-inflammatory treatment pathway asks for its own rule: choose, on the
+# **Exercise 2.** An anti-inflammatory treatment pathway asks for its own rule: choose, on the
 # *validation* patients, the largest threshold on the calibrated $p(\text{inflammation})$ whose
 # sensitivity is at least 0.90. (The check tells you if your threshold misses the target or could
 # be higher.)
@@ -558,7 +540,7 @@ inflamed_scores = np.sort(p_val[y_val == INFLAMMATION, INFLAMMATION])[::-1]
 inflammation_threshold = inflamed_scores[math.ceil(0.90 * len(inflamed_scores)) - 1]
 
 # %%
-mmlib.check.threshold_for_sensitivity("Exercise 3", inflammation_threshold,
+mmlib.check.threshold_for_sensitivity("Exercise 2", inflammation_threshold,
                                       p_val[:, INFLAMMATION], y_val == INFLAMMATION, 0.90)
 
 # %% [markdown] slideshow={"slide_type": "slide"}
