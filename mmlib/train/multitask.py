@@ -236,18 +236,12 @@ class MultiTaskModel(keras.Model):
         self.task_names = list(self.tasks)
         kinds = {t: _parse_task(t, spec)[0] for t, spec in self.tasks.items()}
         self.weighting = check_choice("weighting", weighting, ["fixed", "uncertainty"])
-        weights = {t: 1.0 for t in self.task_names} if loss_weights is None else dict(loss_weights)
-        if set(weights) != set(self.task_names):
-            raise ValueError(f"loss_weights must have one entry per task {self.task_names}, got "
-                             f"{list(weights)}.")
-        self.fixed_weights = {t: check_float(f"loss_weights[{t!r}]", weights[t], minimum=0.0)
-                              for t in self.task_names}
-        # the fixed weights live in a variable, so a compiled model can change them without
-        # tracing its train step again (set_loss_weights)
+        weights = {t: 1.0 for t in self.task_names} if loss_weights is None else loss_weights
+        # the fixed weights live in a variable (the only copy), so a compiled model can change
+        # them without tracing its train step again (set_loss_weights)
         self.loss_weight_values = self.add_weight(
             shape=(len(self.task_names),), name="loss_weights", trainable=False,
-            initializer=keras.initializers.Constant([self.fixed_weights[t]
-                                                     for t in self.task_names]))
+            initializer=keras.initializers.Constant(self._checked_weights(weights)))
         self.task_losses = {t: keras.losses.get(losses[t]) if losses and t in losses
                             else default_task_loss(kinds[t]) for t in self.task_names}
         self._custom_losses = None if losses is None else {
@@ -294,13 +288,21 @@ class MultiTaskModel(keras.Model):
     def set_loss_weights(self, loss_weights: Mapping[str, float]) -> None:
         """Change the fixed weights ``w_i`` (one per task); a compiled model keeps its traced
         train step, so sweeping the weights costs no new tracing."""
+        self.loss_weight_values.assign(self._checked_weights(loss_weights))
+
+    @property
+    def fixed_weights(self) -> dict[str, float]:
+        """The fixed weights ``task -> w_i`` (read from their variable)."""
+        values = keras.ops.convert_to_numpy(self.loss_weight_values)
+        return {t: float(v) for t, v in zip(self.task_names, values, strict=True)}
+
+    def _checked_weights(self, loss_weights: Any) -> list[float]:
         if not isinstance(loss_weights, Mapping) or set(loss_weights) != set(self.task_names):
             got = list(loss_weights) if isinstance(loss_weights, Mapping) else loss_weights
             raise ValueError(f"loss_weights must have one entry per task {self.task_names}, got "
                              f"{got!r}.")
-        self.fixed_weights = {t: check_float(f"loss_weights[{t!r}]", loss_weights[t],
-                                             minimum=0.0) for t in self.task_names}
-        self.loss_weight_values.assign([self.fixed_weights[t] for t in self.task_names])
+        return [check_float(f"loss_weights[{t!r}]", loss_weights[t], minimum=0.0)
+                for t in self.task_names]
 
     def compute_loss(self, x: Any = None, y: Any = None, y_pred: Any = None,
                      sample_weight: Any = None, training: bool = True) -> Any:
