@@ -49,7 +49,9 @@ tf.get_logger().setLevel("ERROR")  # many small models on purpose: no retracing 
 # equal size (so Keras traces its training step once) and — as in notebook 05 — a model that is
 # trained for several seeds is compiled *once*: for each further seed it gets the fresh weights
 # of a newly built model and its optimizer state is reset. Tracing, not training, is what costs
-# most CPU time for models this small.
+# most CPU time for models this small; the next cost is Keras's work per call, so a compiled
+# model runs several batches per call (`steps_per_execution`) and the validation split goes in
+# as one batch (Keras starts a new pass over it after every epoch).
 
 # %%
 def batches(x, y, batch_size: int = 64, weights=None) -> tf.data.Dataset:
@@ -67,10 +69,13 @@ def reset(model: keras.Model, fresh: keras.Model) -> None:
             v.assign(tf.zeros_like(v))
 
 
-def fit(model, x, y, epochs: int, batch_size: int = 64, weights=None, **kwargs):
+def fit(model, x, y, epochs: int, batch_size: int = 64, weights=None, validation_data=None,
+        **kwargs):
     steps = len(next(iter(y.values())) if isinstance(y, dict) else y) // batch_size
+    if validation_data is not None:  # the whole validation split as one batch
+        validation_data = tf.data.Dataset.from_tensors(validation_data)
     return model.fit(batches(x, y, batch_size, weights), steps_per_epoch=steps, epochs=epochs,
-                     verbose=0, shuffle=False, **kwargs)
+                     validation_data=validation_data, verbose=0, shuffle=False, **kwargs)
 
 # %% [markdown] slideshow={"slide_type": "slide"}
 # ## 2 · Multi-task learning: two losses, one network
@@ -688,7 +693,8 @@ def wide(seed: int) -> keras.Model:
 
 
 over = wide(0)
-over.compile(optimizer=keras.optimizers.Adam(1e-3), loss=CE, metrics=["accuracy"])
+over.compile(optimizer=keras.optimizers.Adam(1e-3), loss=CE, metrics=["accuracy"],
+             steps_per_execution=5)  # one call per epoch of 5 batches
 val_data = (C["val"], CY["val"]["diagnosis"])
 full = fit(over, sx, sy, 150, batch_size=30, validation_data=val_data).history
 full_test = over.evaluate(C["test"], CY["test"]["diagnosis"], verbose=0, return_dict=True)
