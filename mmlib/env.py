@@ -34,7 +34,11 @@ def datasets_dir() -> Path:
 
 TENSORFLOW_ENVIRONMENT: dict[str, str] = {
     "TF_CPP_MIN_LOG_LEVEL": "3",  # hide C++ INFO, WARNING, ERROR log lines
-    "TF_ENABLE_ONEDNN_OPTS": "0",  # no oneDNN banner; bit-stable CPU results
+    # oneDNN's custom kernels off: TensorFlow's own choice on CPUs without AVX-512 VNNI, AVX-VNNI
+    # or AMX (the course's outputs were recorded so), kept on newer CPUs too; no banner at import.
+    # Measured (docs/benchmarks.md, CPU settings): re-runs on one machine are bit-identical either
+    # way; forcing it on trains CNNs faster per epoch but saves little of the course's time.
+    "TF_ENABLE_ONEDNN_OPTS": "0",
     "GRPC_VERBOSITY": "ERROR",
     "GLOG_minloglevel": "2",
     "KERAS_BACKEND": "tensorflow",
@@ -84,7 +88,7 @@ class _QuietTensorFlowImport(importlib.abc.MetaPathFinder):
 
 
 def quiet_tensorflow() -> bool:
-    """Keep TensorFlow quiet and bit-stable in *this* process; call before TensorFlow is imported.
+    """Keep TensorFlow quiet and reproducible in *this* process; call before TensorFlow loads.
 
     Sets :data:`TENSORFLOW_ENVIRONMENT` (``os.environ.setdefault``: values you exported yourself
     are kept) and silences what TensorFlow's C++ runtime prints while it loads. Only
