@@ -11,7 +11,8 @@
 #
 # **Prerequisites.** Python and NumPy; you have trained a small neural network before (any framework).
 #
-# **Estimated CPU time.** About 20 seconds on a 2-core laptop CPU; no GPU, no internet needed.
+# **Estimated CPU time.** About 25 seconds on a 2-core CPU (measured: the median wall time in a
+# fresh kernel, [benchmarks](../docs/benchmarks.md)); no GPU, no internet needed.
 
 # %% [markdown] slideshow={"slide_type": "slide"}
 # ## 1 · Set-up: one line at the top of every notebook

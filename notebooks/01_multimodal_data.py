@@ -16,7 +16,8 @@
 #
 # **Prerequisites.** NumPy arrays and their shapes; what a logistic regression is. Notebook 00.
 #
-# **Estimated CPU time.** About 45 seconds on a 2-core CPU; no GPU, no internet needed.
+# **Estimated CPU time.** About 35 seconds on a 2-core CPU (measured: the median wall time in a
+# fresh kernel, [benchmarks](../docs/benchmarks.md)); no GPU, no internet needed.
 
 # %% [markdown] slideshow={"slide_type": "slide"}
 # ## 1 · Set-up

@@ -19,7 +19,8 @@
 # **Prerequisites.** Notebook 00; NumPy and pandas; training / test splits; what a Fourier
 # transform does (one sentence is enough).
 #
-# **Estimated CPU time.** About 70 seconds on a 2-core CPU; no GPU, no internet needed.
+# **Estimated CPU time.** About 40 seconds on a 2-core CPU (measured: the median wall time in a
+# fresh kernel, [benchmarks](../docs/benchmarks.md)); no GPU, no internet needed.
 
 # %% [markdown] slideshow={"slide_type": "slide"}
 # ## 1 · The one rule: statistics come from the training split

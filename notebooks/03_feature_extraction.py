@@ -19,7 +19,8 @@
 # **Prerequisites.** Notebook 01 (the datasets) and 02 (log-mel spectrograms, token ids); you
 # have trained a classifier with a cross-entropy loss and know what a convolution is.
 #
-# **Estimated CPU time.** About 90 seconds on a 2-core CPU; no GPU, no internet needed.
+# **Estimated CPU time.** About 80 seconds on a 2-core CPU (measured: the median wall time in a
+# fresh kernel, [benchmarks](../docs/benchmarks.md)); no GPU, no internet needed.
 
 # %% [markdown] slideshow={"slide_type": "slide"}
 # ## 1 · Set-up

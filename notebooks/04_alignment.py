@@ -21,7 +21,8 @@
 # squares); notebook 00; what a loss and `model.fit` are. Notebooks 01–03 help, but are not
 # needed.
 #
-# **Estimated CPU time.** About 70 seconds on a 2-core CPU; no GPU, no internet needed.
+# **Estimated CPU time.** About 60 seconds on a 2-core CPU (measured: the median wall time in a
+# fresh kernel, [benchmarks](../docs/benchmarks.md)); no GPU, no internet needed.
 
 # %% [markdown] slideshow={"slide_type": "slide"}
 # ## 1 · Set-up

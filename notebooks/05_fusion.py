@@ -18,8 +18,9 @@
 # **Prerequisites.** Notebooks 00 and 03 (encoders); Keras `Model`, `fit`, losses; the outer
 # product and the singular value decomposition.
 #
-# **Estimated CPU time.** About 2 minutes on a 2-core CPU (about 50 small models are trained
-# here, from scratch); no GPU, no internet needed.
+# **Estimated CPU time.** About 110 seconds on a 2-core CPU (about 50 small models are trained here,
+# from scratch; measured: the median wall time in a fresh kernel,
+# [benchmarks](../docs/benchmarks.md)); no GPU, no internet needed.
 
 # %% [markdown] slideshow={"slide_type": "slide"}
 # ## 1 · Set-up

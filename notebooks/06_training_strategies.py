@@ -18,9 +18,9 @@
 # **Prerequisites.** Notebooks 03 (encoders) and 05 (fusion); Keras `compile` / `fit`,
 # cross-entropy, softmax.
 #
-# **Estimated CPU time.** About 2.7 minutes (measured on an idle 2-core CPU: 166 s of CPU time,
-# 158 s wall) — some 45 small models are trained from scratch on precomputed inputs; no GPU, no
-# internet needed.
+# **Estimated CPU time.** About 105 seconds on a 2-core CPU (some 45 small models are trained from
+# scratch on precomputed inputs; measured: the median wall time in a fresh kernel,
+# [benchmarks](../docs/benchmarks.md)); no GPU, no internet needed.
 
 # %% [markdown] slideshow={"slide_type": "slide"}
 # ## 1 · Set-up

@@ -18,9 +18,8 @@
 # **Prerequisites.** Notebooks 03 (encoders) and 05 (fusion layers); gradients
 # (`tf.GradientTape`); softmax and cross-entropy.
 #
-# **Estimated CPU time.** About 110 seconds of CPU (user + system, measured with
-# `mmcourse execute` on a 2-core machine whose cores other jobs were also using: about 5
-# minutes of wall time there); 8 small trainings; no GPU, no internet needed.
+# **Estimated CPU time.** About 80 seconds on a 2-core CPU (8 small trainings; measured: the median
+# wall time in a fresh kernel, [benchmarks](../docs/benchmarks.md)); no GPU, no internet needed.
 
 # %% [markdown] slideshow={"slide_type": "slide"}
 # ## 1 · Set-up

@@ -21,8 +21,9 @@
 # **Prerequisites.** Notebooks 01 (the `clinic` dataset) and 05 (fusion models); Keras `fit`;
 # histograms and empirical distribution functions.
 #
-# **Estimated CPU time.** About 95 seconds of CPU time on a 2-core CPU, the two worker processes
-# of section 9 included (measured on a shared, busy machine); no GPU, no internet needed.
+# **Estimated CPU time.** About 60 seconds on a 2-core CPU (the two worker processes of section 9
+# included; measured: the median wall time in a fresh kernel, [benchmarks](../docs/benchmarks.md));
+# no GPU, no internet needed.
 
 # %% [markdown] slideshow={"slide_type": "slide"}
 # ## 1 · Set-up: two logical CPU devices, before TensorFlow starts

@@ -21,8 +21,9 @@
 # **Prerequisites.** Notebooks 03 (encoders) and 05 (fusion); notebooks 06–07 (modality dropout,
 # integrated gradients, calibration) help but are not required: each idea is restated here.
 #
-# **Estimated CPU time.** About 100 seconds of CPU time on a 2-core CPU (measured 97 s; two
-# small networks trained from scratch); no GPU, no internet needed.
+# **Estimated CPU time.** About 65 seconds on a 2-core CPU (two small networks are trained from
+# scratch; measured: the median wall time in a fresh kernel, [benchmarks](../docs/benchmarks.md));
+# no GPU, no internet needed.
 
 # %% [markdown] slideshow={"slide_type": "slide"}
 # ## 1 · Set-up

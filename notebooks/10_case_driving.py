@@ -19,9 +19,9 @@
 # **Prerequisites.** Notebooks 03 (encoders), 05 (fusion layers) and 06 (multi-task learning,
 # modality dropout); Keras `Model`, `fit`, custom losses.
 #
-# **Estimated CPU time.** About 105 seconds of CPU (measured; three small encoders and two small
-# fusion heads are trained here, from scratch) — 2 to 5 minutes of wall time on a 2-core machine,
-# depending on how busy it is; no GPU, no internet needed.
+# **Estimated CPU time.** About 70 seconds on a 2-core CPU (three small encoders and two small
+# fusion heads are trained here, from scratch; measured: the median wall time in a fresh kernel,
+# [benchmarks](../docs/benchmarks.md)); no GPU, no internet needed.
 
 # %% [markdown] slideshow={"slide_type": "slide"}
 # ## 1 · Set-up

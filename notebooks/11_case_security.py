@@ -21,8 +21,9 @@
 # **Prerequisites.** Notebooks 01 (the `watch` data, synchronisation), 04 (alignment) and 05
 # (fusion); Keras `Model` and `fit`; ROC and precision–recall curves.
 #
-# **Estimated CPU time.** About 65 seconds of CPU on a 2-core machine (measured: 63 s user +
-# system for the whole notebook; 7 small models are trained); no GPU, no internet needed.
+# **Estimated CPU time.** About 40 seconds on a 2-core CPU (7 small models are trained; measured:
+# the median wall time in a fresh kernel, [benchmarks](../docs/benchmarks.md)); no GPU, no internet
+# needed.
 
 # %% [markdown] slideshow={"slide_type": "slide"}
 # ## 1 · Set-up

@@ -19,8 +19,9 @@
 # **Prerequisites.** Notebooks 00–05 (04's dual encoders above all); notebooks 06–11 help for
 # the trend table but are not needed to run this one.
 #
-# **Estimated CPU time.** About 60 seconds on a 2-core CPU (one small dual encoder is trained
-# here); no GPU, no internet needed.
+# **Estimated CPU time.** About 35 seconds on a 2-core CPU (one small dual encoder is trained here;
+# measured: the median wall time in a fresh kernel, [benchmarks](../docs/benchmarks.md)); no GPU, no
+# internet needed.
 
 # %% [markdown] slideshow={"slide_type": "slide"}
 # ## 1 · Set-up
