@@ -30,6 +30,7 @@ import time
 from pathlib import Path
 
 import nbformat
+from _stats import median_range  # benchmarks/_stats.py: the script's own folder
 from nbclient import NotebookClient
 from nbclient.exceptions import CellExecutionError
 
@@ -80,10 +81,7 @@ def run_notebook(path: Path, timeout: int = 900) -> dict:
 
 
 def fmt(values: list[float], digits: int = 0) -> str:
-    if len(values) == 1:
-        return f"{values[0]:.{digits}f}"
-    return (f"{statistics.median(values):.{digits}f} "
-            f"({min(values):.{digits}f}–{max(values):.{digits}f})")
+    return median_range(values, digits)
 
 
 def main() -> None:

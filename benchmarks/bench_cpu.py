@@ -55,6 +55,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from _stats import median_range  # benchmarks/_stats.py: the script's own folder
+
 IMPORTED = "--- bench_cpu: tensorflow imported ---"  # child's stderr marker after the TF import
 BANNER = "oneDNN custom operations"
 ISA_CAP = "AVX"
@@ -267,10 +269,9 @@ def run_child(config: Config, tag: str, repeats: int, args: argparse.Namespace, 
 
 
 def fmt(values: list[float], scale: float = 1.0, digits: int = 2, unit: str = "s") -> str:
-    v = [x * scale for x in values]
-    if not v:
+    if not values:
         return "—"
-    return f"{statistics.median(v):.{digits}f} ({min(v):.{digits}f}–{max(v):.{digits}f}) {unit}"
+    return median_range([x * scale for x in values], digits, unit=unit)
 
 
 def max_weight_diff(a: str, b: str) -> float:

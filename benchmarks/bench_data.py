@@ -36,6 +36,8 @@ from __future__ import annotations
 
 import os
 
+from _stats import median_range  # benchmarks/_stats.py: the script's own folder
+
 for _var in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS", "NUMEXPR_NUM_THREADS"):
     os.environ[_var] = "1"
 
@@ -245,11 +247,7 @@ def spread(values: list[float]) -> dict[str, float]:
 def fmt(values: list[float], digits: int = 0) -> str:
     """``"31,200 (30,100–32,000)"``: median (min–max) with thousands separators; the median
     alone for one value."""
-    s = spread(values)
-    text = f"{s['median']:,.{digits}f}"
-    if len(values) > 1:
-        text += f" ({s['min']:,.{digits}f}–{s['max']:,.{digits}f})"
-    return text
+    return median_range(values, digits, thousands=True)
 
 
 def benchmark(name: str, n_default: int | None, n_big: int, repeats: int) -> dict[str, Any]:

@@ -47,6 +47,8 @@ from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
+from _stats import median_range  # benchmarks/_stats.py: the script's own folder
+
 import mmlib.env
 
 mmlib.env.quiet_tensorflow()  # before TensorFlow loads: no C++ log lines in the output
@@ -190,9 +192,7 @@ def med(values: Sequence[float]) -> float:
 
 def fmt(values: Sequence[float], digits: int = 3) -> str:
     """``median (min–max)``; a single run alone."""
-    if len(values) == 1:
-        return f"{values[0]:.{digits}f}"
-    return f"{med(values):.{digits}f} ({min(values):.{digits}f}–{max(values):.{digits}f})"
+    return median_range(values, digits)
 
 
 COLUMNS = ["variant", "kernels", "size kB", "size / float32", "test accuracy",

@@ -44,6 +44,8 @@ import ctypes
 import ctypes.util
 import os
 
+from _stats import median_range  # benchmarks/_stats.py: the script's own folder
+
 
 def _configure_malloc() -> bool:
     """Large blocks via their own mmap, no dynamic threshold, no retention (glibc only)."""
@@ -229,9 +231,7 @@ def fmt(values: Sequence[float] | None, digits: int = 2) -> str:
         return "skipped"
     if any(math.isnan(v) for v in values):
         return "n/a"
-    if len(values) == 1:
-        return f"{values[0]:.{digits}f}"
-    return f"{med(values):.{digits}f} ({min(values):.{digits}f}–{max(values):.{digits}f})"
+    return median_range(values, digits)
 
 
 COLUMNS = ["M", "d", "∏(d+1)", "method", "params", "weights MB", "fwd ms", "step ms",
